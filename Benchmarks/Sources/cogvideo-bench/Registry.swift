@@ -1,0 +1,6 @@
+// One line per benchmark; each benchmark lives in its own file in this folder and prints one JSON object per
+// measurement on stdout (the Python drivers in Benchmarks/ parse it).
+enum BenchmarkRegistry {
+    nonisolated(unsafe) static let all: [String: ([String]) throws -> Void] = [:
+    ]
+}

@@ -1,0 +1,1 @@
+// Module Convert. See ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+// Module GGUFLike. See ARCHITECTURE.md.

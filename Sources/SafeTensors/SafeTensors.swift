@@ -1,0 +1,1 @@
+// Module SafeTensors. See ARCHITECTURE.md.
