@@ -1,1 +1,0 @@
-// Module Convert. See ARCHITECTURE.md.
