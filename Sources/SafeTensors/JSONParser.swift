@@ -1,0 +1,230 @@
+import CJSONC
+
+/// Why a JSON text was rejected.
+public enum JSONError: Error, Equatable, CustomStringConvertible {
+    /// The bytes are not valid UTF-8 (offset of the first bad byte).
+    case invalidUTF8(offset: Int)
+    /// json-c rejected the text; `offset` is where it stopped.
+    case syntax(message: String, offset: Int)
+    /// Something follows the top-level value (other than whitespace).
+    case trailingCharacters(offset: Int)
+    /// An object holds the same key twice (json-c would silently keep the last one).
+    case duplicateKey(String, offset: Int)
+    /// Nesting deeper than the parser allows.
+    case tooDeep(limit: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidUTF8(let o): return "invalid UTF-8 in JSON at byte \(o)"
+        case .syntax(let m, let o): return "invalid JSON at byte \(o): \(m)"
+        case .trailingCharacters(let o): return "unexpected characters after the JSON value at byte \(o)"
+        case .duplicateKey(let k, let o): return "duplicate key \"\(k)\" in JSON object at byte \(o)"
+        case .tooDeep(let l): return "JSON nested deeper than \(l) levels"
+        }
+    }
+}
+
+/// Parses JSON text through json-c (strict mode), rejecting duplicate keys at every level.
+public enum JSONParser {
+    /// Maximum nesting depth accepted.
+    public static let maxDepth = 64
+
+    /// Parses `bytes` as one JSON value; JSON whitespace (space, tab, CR, LF) may surround it.
+    public static func parse<C: Collection>(_ bytes: C) throws -> JSONValue where C.Element == UInt8 {
+        let buffer = Array(bytes)
+        if let bad = firstInvalidUTF8(buffer) { throw JSONError.invalidUTF8(offset: bad) }
+        // A NUL byte is never valid JSON text (json-c would stop at it and accept what came before).
+        if let nul = buffer.firstIndex(of: 0) {
+            throw JSONError.syntax(message: "NUL byte is not allowed in JSON text", offset: nul)
+        }
+        try DuplicateKeyScanner(buffer).run()
+        guard let tok = json_tokener_new_ex(Int32(maxDepth)) else { throw JSONError.syntax(message: "out of memory", offset: 0) }
+        defer { json_tokener_free(tok) }
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT)
+        let obj: OpaquePointer? = buffer.withUnsafeBufferPointer { p -> OpaquePointer? in
+            p.baseAddress.flatMap { base in
+                base.withMemoryRebound(to: CChar.self, capacity: p.count) { json_tokener_parse_ex(tok, $0, Int32(p.count)) }
+            }
+        }
+        let err = json_tokener_get_error(tok)
+        let end = Int(json_tokener_get_parse_end(tok))
+        guard let root = obj, err == json_tokener_success else {
+            if err == json_tokener_error_depth { throw JSONError.tooDeep(limit: maxDepth) }
+            let message = err == json_tokener_continue ? "unexpected end of input" : String(cString: json_tokener_error_desc(err))
+            if let o = obj { json_object_put(o) }
+            throw JSONError.syntax(message: message, offset: err == json_tokener_continue ? buffer.count : end)
+        }
+        defer { json_object_put(root) }
+        if let t = buffer[end...].firstIndex(where: { !isJSONWhitespace($0) }) {
+            throw JSONError.trailingCharacters(offset: t)
+        }
+        return convert(root)
+    }
+
+    /// Parses a String.
+    public static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
+
+    private static func convert(_ o: OpaquePointer?) -> JSONValue {
+        guard let o else { return .null }
+        switch json_object_get_type(o) {
+        case json_type_null: return .null
+        case json_type_boolean: return .bool(json_object_get_boolean(o) != 0)
+        case json_type_int:
+            let v = json_object_get_int64(o)
+            if v == Int64.max {
+                let u = json_object_get_uint64(o)
+                if u > UInt64(Int64.max) { return .uint(u) }
+            }
+            return .int(v)
+        case json_type_double: return .double(json_object_get_double(o))
+        case json_type_string: return .string(string(of: o))
+        case json_type_array:
+            let n = json_object_array_length(o)
+            var out: [JSONValue] = []
+            out.reserveCapacity(n)
+            for i in 0..<n { out.append(convert(json_object_array_get_idx(o, i))) }
+            return .array(out)
+        case json_type_object:
+            var result = JSONObject()
+            var it = json_object_iter_begin(o)
+            let end = json_object_iter_end(o)
+            var endIt = end
+            while json_object_iter_equal(&it, &endIt) == 0 {
+                let key = String(cString: json_object_iter_peek_name(&it))
+                result[key] = convert(json_object_iter_peek_value(&it))
+                json_object_iter_next(&it)
+            }
+            return .object(result)
+        default: return .null
+        }
+    }
+
+    private static func string(of o: OpaquePointer) -> String {
+        let n = Int(json_object_get_string_len(o))
+        guard let p = json_object_get_string(o) else { return "" }
+        return p.withMemoryRebound(to: UInt8.self, capacity: n) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+        }
+    }
+
+    static func isJSONWhitespace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+
+    /// Offset of the first byte that breaks UTF-8, or nil.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            if b < 0x80 { i += 1; continue }
+            let len: Int
+            let minScalar: UInt32
+            var scalar: UInt32
+            if b & 0xE0 == 0xC0 { len = 2; minScalar = 0x80; scalar = UInt32(b & 0x1F) }
+            else if b & 0xF0 == 0xE0 { len = 3; minScalar = 0x800; scalar = UInt32(b & 0x0F) }
+            else if b & 0xF8 == 0xF0 { len = 4; minScalar = 0x10000; scalar = UInt32(b & 0x07) }
+            else { return i }
+            guard i + len <= n else { return i }
+            for k in 1..<len {
+                let c = bytes[i + k]
+                guard c & 0xC0 == 0x80 else { return i }
+                scalar = scalar << 6 | UInt32(c & 0x3F)
+            }
+            if scalar < minScalar || scalar > 0x10FFFF || (0xD800...0xDFFF).contains(scalar) { return i }
+            i += len
+        }
+        return nil
+    }
+}
+
+/// A light structural pass over JSON text that finds duplicate keys in any object. It only needs to track
+/// strings and nesting; json-c does the real parse (and reports syntax errors this pass tolerates).
+struct DuplicateKeyScanner {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    private enum Frame { case object(Set<String>, expectingKey: Bool), array }
+
+    func run() throws {
+        var stack: [Frame] = []
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "{"):
+                stack.append(.object([], expectingKey: true)); i += 1
+            case UInt8(ascii: "["):
+                stack.append(.array); i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !stack.isEmpty { stack.removeLast() }
+                i += 1
+            case UInt8(ascii: ","):
+                if case .object(let keys, _)? = stack.last { stack[stack.count - 1] = .object(keys, expectingKey: true) }
+                i += 1
+            case UInt8(ascii: "\""):
+                let start = i
+                guard let (value, next) = decodeString(at: i) else { return }  // json-c will report it
+                i = next
+                if case .object(var keys, true)? = stack.last {
+                    if !keys.insert(value).inserted { throw JSONError.duplicateKey(value, offset: start) }
+                    stack[stack.count - 1] = .object(keys, expectingKey: false)
+                }
+            default:
+                i += 1
+            }
+        }
+    }
+
+    /// Decodes the string literal starting at `start` (the opening quote). Returns nil on malformed input.
+    private func decodeString(at start: Int) -> (String, Int)? {
+        var i = start + 1
+        var out: [UInt8] = []
+        var pendingHigh: UInt32? = nil
+        func appendScalar(_ v: UInt32) {
+            guard let s = Unicode.Scalar(v) else { out.append(contentsOf: [0xEF, 0xBF, 0xBD]); return }
+            out.append(contentsOf: Array(String(Character(s)).utf8))
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                if let h = pendingHigh { appendScalar(h) }
+                return (String(decoding: out, as: UTF8.self), i + 1)
+            }
+            if b == UInt8(ascii: "\\") {
+                guard i + 1 < bytes.count else { return nil }
+                let e = bytes[i + 1]
+                if e == UInt8(ascii: "u") {
+                    guard i + 6 <= bytes.count,
+                          let v = UInt32(String(decoding: bytes[(i + 2)..<(i + 6)], as: UTF8.self), radix: 16) else { return nil }
+                    if (0xD800...0xDBFF).contains(v) {
+                        if let h = pendingHigh { appendScalar(h) }
+                        pendingHigh = v
+                    } else if (0xDC00...0xDFFF).contains(v), let h = pendingHigh {
+                        appendScalar(0x10000 + ((h - 0xD800) << 10) + (v - 0xDC00))
+                        pendingHigh = nil
+                    } else {
+                        if let h = pendingHigh { appendScalar(h); pendingHigh = nil }
+                        appendScalar(v)
+                    }
+                    i += 6
+                    continue
+                }
+                if let h = pendingHigh { appendScalar(h); pendingHigh = nil }
+                switch e {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                default: out.append(e)
+                }
+                i += 2
+                continue
+            }
+            if let h = pendingHigh { appendScalar(h); pendingHigh = nil }
+            out.append(b)
+            i += 1
+        }
+        return nil
+    }
+}

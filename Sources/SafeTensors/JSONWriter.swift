@@ -1,0 +1,83 @@
+/// Serializes JSON values. Compact output matches serde_json / `json.dumps(separators=(",", ":"))`: no spaces,
+/// keys in stored order, non-ASCII written as UTF-8, control characters escaped.
+extension JSONValue {
+    /// Compact JSON text.
+    public func serialized() -> String {
+        var out = ""
+        write(into: &out, indent: nil, level: 0)
+        return out
+    }
+
+    /// Indented JSON text (two spaces), for `--json` output meant to be read by people too.
+    public func prettyPrinted() -> String {
+        var out = ""
+        write(into: &out, indent: "  ", level: 0)
+        return out
+    }
+
+    private func write(into out: inout String, indent: String?, level: Int) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let v): out += String(v)
+        case .uint(let v): out += String(v)
+        case .double(let v):
+            if v.isFinite {
+                if v == v.rounded(), abs(v) < 1e16 { out += String(format1(v)) } else { out += "\(v)" }
+            } else { out += "null" }
+        case .string(let s): JSONValue.writeString(s, into: &out)
+        case .array(let a):
+            if a.isEmpty { out += "[]"; return }
+            out += "["
+            for (i, e) in a.enumerated() {
+                if i > 0 { out += "," }
+                newline(&out, indent, level + 1)
+                e.write(into: &out, indent: indent, level: level + 1)
+            }
+            newline(&out, indent, level)
+            out += "]"
+        case .object(let o):
+            if o.count == 0 { out += "{}"; return }
+            out += "{"
+            for (i, (k, v)) in o.entries.enumerated() {
+                if i > 0 { out += "," }
+                newline(&out, indent, level + 1)
+                JSONValue.writeString(k, into: &out)
+                out += indent == nil ? ":" : ": "
+                v.write(into: &out, indent: indent, level: level + 1)
+            }
+            newline(&out, indent, level)
+            out += "}"
+        }
+    }
+
+    private func format1(_ v: Double) -> String { "\(v)" }  // Swift prints 1.0 as "1.0", like Python
+
+    private func newline(_ out: inout String, _ indent: String?, _ level: Int) {
+        guard let indent else { return }
+        out += "\n" + String(repeating: indent, count: level)
+    }
+
+    static func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out += "\""
+    }
+}

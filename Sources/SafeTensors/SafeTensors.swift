@@ -1,1 +1,0 @@
-// Module SafeTensors. See ARCHITECTURE.md.
