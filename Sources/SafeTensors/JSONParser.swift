@@ -136,8 +136,10 @@ public enum JSONParser {
     }
 }
 
-/// A light structural pass over JSON text that finds duplicate keys in any object. It only needs to track
-/// strings and nesting; json-c does the real parse (and reports syntax errors this pass tolerates).
+/// A light structural pass over JSON text before json-c parses it. It finds duplicate keys in any object, and
+/// rejects what json-c accepts even in strict mode but JSON (RFC 8259) does not: single-quoted strings, `NaN` and
+/// `Infinity`, raw control characters inside strings, and numbers ending in a bare `.` (`1.`).
+/// Everything else (structure, numbers, literals) is left to json-c.
 struct DuplicateKeyScanner {
     let bytes: [UInt8]
     init(_ bytes: [UInt8]) { self.bytes = bytes }
@@ -161,9 +163,18 @@ struct DuplicateKeyScanner {
             case UInt8(ascii: ","):
                 if case .object(let keys, _)? = stack.last { stack[stack.count - 1] = .object(keys, expectingKey: true) }
                 i += 1
+            case UInt8(ascii: "'"):
+                throw JSONError.syntax(message: "single-quoted strings are not JSON", offset: i)
+            case UInt8(ascii: "N"), UInt8(ascii: "I"):
+                throw JSONError.syntax(message: "NaN and Infinity are not JSON numbers", offset: i)
+            case UInt8(ascii: "."):
+                guard i + 1 < n, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i + 1]) else {
+                    throw JSONError.syntax(message: "a decimal point must be followed by a digit", offset: i)
+                }
+                i += 1
             case UInt8(ascii: "\""):
                 let start = i
-                guard let (value, next) = decodeString(at: i) else { return }  // json-c will report it
+                guard let (value, next) = try decodeString(at: i) else { return }  // json-c will report it
                 i = next
                 if case .object(var keys, true)? = stack.last {
                     if !keys.insert(value).inserted { throw JSONError.duplicateKey(value, offset: start) }
@@ -176,7 +187,7 @@ struct DuplicateKeyScanner {
     }
 
     /// Decodes the string literal starting at `start` (the opening quote). Returns nil on malformed input.
-    private func decodeString(at start: Int) -> (String, Int)? {
+    private func decodeString(at start: Int) throws -> (String, Int)? {
         var i = start + 1
         var out: [UInt8] = []
         var pendingHigh: UInt32? = nil
@@ -220,6 +231,9 @@ struct DuplicateKeyScanner {
                 }
                 i += 2
                 continue
+            }
+            if b < 0x20 {
+                throw JSONError.syntax(message: "control character 0x\(String(b, radix: 16)) must be escaped in a string", offset: i)
             }
             if let h = pendingHigh { appendScalar(h); pendingHigh = nil }
             out.append(b)

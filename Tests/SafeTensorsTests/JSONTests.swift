@@ -24,8 +24,9 @@ import Testing
 }
 
 @Test func rejectsMalformedText() {
-    for bad in ["{", "[1,]", "{'a': 1}", "{\"a\" 1}", "nul", "{\"a\":1} x", "", "{\"a\":1}\0\0"] {
-        #expect(throws: JSONError.self, "\(bad.debugDescription)") { try JSONParser.parse(bad) }
+    for bad in ["{", "[1,]", "{'a': 1}", "{\"a\" 1}", "nul", "{\"a\":1} x", "", "{\"a\":1}\0\0",
+                "{\"a\": NaN}", "[Infinity]", "[1.]", "[.5]", "\"a\u{1}b\"", "{\"a\": 1} //x"] {
+        #expect(throws: JSONError.self, "case \(bad.debugDescription)") { try JSONParser.parse(bad) }
     }
     #expect(throws: JSONError.invalidUTF8(offset: 2)) { try JSONParser.parse([0x22, 0x61, 0xFF, 0x22]) }
 }
