@@ -35,3 +35,23 @@ func openBytes(_ bytes: [UInt8]) throws -> SafeTensorsFile {
     let p = folder.write("t.safetensors", bytes)
     return try withExtendedLifetime(folder) { try SafeTensorsFile(path: p) }
 }
+
+/// The repository's fixtures/ folder.
+let fixturesPath: String = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("fixtures").path
+
+func hexBytes(_ hex: String) -> [UInt8] {
+    var out: [UInt8] = []
+    var i = hex.startIndex
+    while i < hex.endIndex {
+        let j = hex.index(i, offsetBy: 2)
+        out.append(UInt8(hex[i..<j], radix: 16)!)
+        i = j
+    }
+    return out
+}
+
+func readJSON(_ path: String) throws -> JSONValue {
+    try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: path)))
+}
