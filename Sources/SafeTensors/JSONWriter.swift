@@ -28,6 +28,12 @@ extension JSONValue {
         case .string(let s): JSONValue.writeString(s, into: &out)
         case .array(let a):
             if a.isEmpty { out += "[]"; return }
+            // Arrays of scalars (shapes, offsets) stay on one line when indenting.
+            let inline = indent != nil && a.allSatisfy { if case .array = $0 { return false }; if case .object = $0 { return false }; return true }
+            if inline {
+                out += "[" + a.map { $0.serialized() }.joined(separator: ", ") + "]"
+                return
+            }
             out += "["
             for (i, e) in a.enumerated() {
                 if i > 0 { out += "," }
