@@ -144,24 +144,25 @@ struct DuplicateKeyScanner {
     let bytes: [UInt8]
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    private enum Frame { case object(Set<String>, expectingKey: Bool), array }
-
     func run() throws {
-        var stack: [Frame] = []
+        // One entry per open container: its key set (nil for arrays) and whether the next string is a key.
+        // Sets are mutated in place through the array subscript (no copy per key).
+        var keySets: [Set<String>?] = []
+        var expectingKey: [Bool] = []
         var i = 0
         let n = bytes.count
         while i < n {
             let b = bytes[i]
             switch b {
             case UInt8(ascii: "{"):
-                stack.append(.object([], expectingKey: true)); i += 1
+                keySets.append([]); expectingKey.append(true); i += 1
             case UInt8(ascii: "["):
-                stack.append(.array); i += 1
+                keySets.append(nil); expectingKey.append(false); i += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                if !stack.isEmpty { stack.removeLast() }
+                if !keySets.isEmpty { keySets.removeLast(); expectingKey.removeLast() }
                 i += 1
             case UInt8(ascii: ","):
-                if case .object(let keys, _)? = stack.last { stack[stack.count - 1] = .object(keys, expectingKey: true) }
+                if let last = keySets.indices.last, keySets[last] != nil { expectingKey[last] = true }
                 i += 1
             case UInt8(ascii: "'"):
                 throw JSONError.syntax(message: "single-quoted strings are not JSON", offset: i)
@@ -174,16 +175,38 @@ struct DuplicateKeyScanner {
                 i += 1
             case UInt8(ascii: "\""):
                 let start = i
+                let isKey = keySets.last.map { $0 != nil } == true && expectingKey[expectingKey.count - 1]
+                guard isKey else {
+                    // A value string: only skip it (checking for raw control characters).
+                    guard let next = try skipString(at: i) else { return }
+                    i = next
+                    continue
+                }
                 guard let (value, next) = try decodeString(at: i) else { return }  // json-c will report it
                 i = next
-                if case .object(var keys, true)? = stack.last {
-                    if !keys.insert(value).inserted { throw JSONError.duplicateKey(value, offset: start) }
-                    stack[stack.count - 1] = .object(keys, expectingKey: false)
+                if let last = keySets.indices.last, keySets[last] != nil, expectingKey[last] {
+                    if !keySets[last]!.insert(value).inserted { throw JSONError.duplicateKey(value, offset: start) }
+                    expectingKey[last] = false
                 }
             default:
                 i += 1
             }
         }
+    }
+
+    /// Skips the string literal starting at `start`; returns the offset after its closing quote.
+    private func skipString(at start: Int) throws -> Int? {
+        var i = start + 1
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") { return i + 1 }
+            if b == UInt8(ascii: "\\") { i += 2; continue }
+            if b < 0x20 {
+                throw JSONError.syntax(message: "control character 0x\(String(b, radix: 16)) must be escaped in a string", offset: i)
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Decodes the string literal starting at `start` (the opening quote). Returns nil on malformed input.

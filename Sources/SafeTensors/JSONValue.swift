@@ -79,19 +79,34 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     public var count: Int { entries.count }
     public var keys: [String] { entries.map(\.key) }
 
+    /// Objects up to this size are searched linearly (no hash index): safetensors headers hold tens of
+    /// thousands of 3-key objects.
+    private static let indexThreshold = 8
+
+    private func position(of key: String) -> Int? {
+        if entries.count <= JSONObject.indexThreshold { return entries.firstIndex { $0.key == key } }
+        return index[key]
+    }
+
     public subscript(key: String) -> JSONValue? {
-        get { index[key].map { entries[$0].value } }
+        get { position(of: key).map { entries[$0].value } }
         set {
-            if let i = index[key] {
+            if let i = position(of: key) {
                 if let v = newValue { entries[i].value = v } else {
                     entries.remove(at: i)
-                    index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) })
+                    rebuildIndex()
                 }
             } else if let v = newValue {
-                index[key] = entries.count
                 entries.append((key, v))
+                if entries.count == JSONObject.indexThreshold + 1 { rebuildIndex() }
+                else if entries.count > JSONObject.indexThreshold { index[key] = entries.count - 1 }
             }
         }
+    }
+
+    private mutating func rebuildIndex() {
+        index = entries.count > JSONObject.indexThreshold
+            ? Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) }) : [:]
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> { entries.makeIterator() }
