@@ -44,7 +44,7 @@ let package = Package(
                           path: "Benchmarks/Sources/cogvideo-bench", swiftSettings: optimize),
 
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
-        .testTarget(name: "GGUFLikeTests", dependencies: ["GGUFLike"]),
+        .testTarget(name: "GGUFLikeTests", dependencies: ["GGUFLike", "SafeTensors"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "SafeTensors", "GGUFLike"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Model", "SafeTensors", "GGUFLike"]),
         .testTarget(name: "CLITests", dependencies: ["cogvideo-convert"]),

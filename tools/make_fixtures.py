@@ -17,6 +17,7 @@ import sys
 # Order matters: later parts load models written by earlier ones (tiny_models before transformer/vae/...).
 PARTS = [
     "safetensors_files",
+    "gguf_files",
 ]
 
 

@@ -1,1 +1,0 @@
-// Module GGUFLike. See ARCHITECTURE.md.

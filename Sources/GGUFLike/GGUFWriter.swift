@@ -1,0 +1,162 @@
+/// Writes a GGUF v3 file that gguf-py's `GGUFReader` and ggml's strict reader accept (for tensors of ≤ 4 dims
+/// and names under 64 bytes): metadata in insertion order, tensor infos, then the data section with every tensor
+/// (the last one too) padded to `alignment`. Tensor bytes are streamed from producers at write time, one tensor
+/// at a time, into a temporary file renamed into place.
+///
+/// Tensors with more than 4 dims (Conv3d kernels `[out, in, kT, kH, kW]`) are stored with their leading dims
+/// merged into one (`[out·in, kT, kH, kW]`) plus `comfy.gguf.orig_shape.<name>` (ARRAY of INT32, PyTorch order),
+/// the ComfyUI-GGUF convention that our reader and ComfyUI's loader both undo.
+public struct GGUFWriter {
+    /// Produces one tensor's bytes: call `emit` with consecutive chunks totalling exactly the tensor's size.
+    public typealias Producer = (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+
+    private struct Entry {
+        let name: String
+        let ne: [Int]
+        let type: GGMLType
+        let byteCount: Int
+        let produce: Producer
+    }
+
+    public let alignment: Int
+    private(set) var metadata: [(key: String, value: GGUFValue)] = []
+    private var keys: Set<String> = []
+    private var entries: [Entry] = []
+    private var names: Set<String> = []
+
+    /// Starts a file whose `general.architecture` is `architecture` (written first, as gguf-py does).
+    public init(architecture: String, alignment: Int = GGUFFile.defaultAlignment) throws {
+        guard alignment > 0, alignment & (alignment - 1) == 0 else { throw GGUFError.invalidAlignment("\(alignment) is not a power of two") }
+        self.alignment = alignment
+        try set("general.architecture", .string(architecture))
+        if alignment != GGUFFile.defaultAlignment { try set("general.alignment", .uint32(UInt32(alignment))) }
+    }
+
+    /// Adds a metadata key (each key once; nested arrays are refused).
+    public mutating func set(_ key: String, _ value: GGUFValue) throws {
+        guard !key.isEmpty else { throw GGUFError.emptyKey(offset: 0) }
+        guard keys.insert(key).inserted else { throw GGUFError.duplicateKey(key) }
+        if case .array(let t, let items) = value {
+            guard t != .array else { throw GGUFError.nestedArray(key: key) }
+            guard items.allSatisfy({ $0.type == t }) else { throw GGUFError.invalidMetadata(key: key, reason: "array elements are not all \(t)") }
+        }
+        metadata.append((key, value))
+    }
+
+    /// Adds a tensor of PyTorch-order `shape`, stored as `type`, whose bytes `produce` writes at write time.
+    public mutating func addTensor(name: String, shape: [Int], type: GGMLType, produce: @escaping Producer) throws {
+        guard names.insert(name).inserted else { throw GGUFError.duplicateTensorName(name) }
+        var stored = shape.isEmpty ? [1] : shape
+        if stored.count > GGUFFile.maxDims {
+            let lead = stored.prefix(stored.count - GGUFFile.maxDims + 1).reduce(1, *)
+            stored = [lead] + stored.suffix(GGUFFile.maxDims - 1)
+            try set("comfy.gguf.orig_shape." + name, .array(.int32, shape.map { .int32(Int32(clamping: $0)) }))
+        }
+        let ne = Array(stored.reversed())
+        guard ne[0] % type.blockSize == 0 else { throw GGUFError.rowNotWholeBlocks(tensor: name, type: type, rowLength: ne[0]) }
+        guard let bytes = type.byteCount(elements: ne.reduce(1, *)) else {
+            throw GGUFError.invalidDimension(tensor: name, dims: ne.map { UInt64(max(0, $0)) })
+        }
+        entries.append(Entry(name: name, ne: ne, type: type, byteCount: bytes, produce: produce))
+    }
+
+    /// Adds a tensor from bytes already encoded as `type`.
+    public mutating func addTensor(name: String, shape: [Int], type: GGMLType, bytes: [UInt8]) throws {
+        try addTensor(name: name, shape: shape, type: type) { emit in try bytes.withUnsafeBytes { try emit($0) } }
+        if let e = entries.last, e.byteCount != bytes.count {
+            throw GGUFError.tensorDataSizeMismatch(tensor: name, expected: e.byteCount, found: bytes.count)
+        }
+    }
+
+    /// Number of tensors added.
+    public var tensorCount: Int { entries.count }
+
+    private func padded(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
+
+    /// Total file size that `write` will produce.
+    public var fileSize: Int {
+        var header = ByteBuffer()
+        encodeHeader(into: &header)
+        return padded(header.bytes.count) + entries.reduce(0) { $0 + padded($1.byteCount) }
+    }
+
+    private func encodeHeader(into b: inout ByteBuffer) {
+        b.u32(0x4655_4747)
+        b.u32(3)
+        b.u64(UInt64(entries.count))
+        b.u64(UInt64(metadata.count))
+        for (k, v) in metadata {
+            b.string(k)
+            b.u32(v.type.rawValue)
+            b.value(v)
+        }
+        var offset = 0
+        for e in entries {
+            b.string(e.name)
+            b.u32(UInt32(e.ne.count))
+            for d in e.ne { b.u64(UInt64(d)) }
+            b.u32(e.type.rawValue)
+            b.u64(UInt64(offset))
+            offset += padded(e.byteCount)
+        }
+    }
+
+    /// Writes the file to `path` via a temporary file and a rename; on any error nothing appears at `path`.
+    /// `progress` is called after each tensor with (tensors done, bytes written so far).
+    public func write(to path: String, progress: ((Int, Int) -> Void)? = nil) throws {
+        var header = ByteBuffer()
+        encodeHeader(into: &header)
+        header.pad(to: alignment)
+        let file = try GGUFAtomicFile(path: path)
+        try file.write(header.bytes)
+        var written = header.bytes.count
+        let zeros = [UInt8](repeating: 0, count: alignment)
+        for (i, e) in entries.enumerated() {
+            var n = 0
+            try e.produce { chunk in
+                n += chunk.count
+                guard n <= e.byteCount else { throw GGUFError.tensorDataSizeMismatch(tensor: e.name, expected: e.byteCount, found: n) }
+                try file.write(chunk)
+            }
+            guard n == e.byteCount else { throw GGUFError.tensorDataSizeMismatch(tensor: e.name, expected: e.byteCount, found: n) }
+            let pad = padded(n) - n
+            if pad > 0 { try file.write(Array(zeros[0..<pad])) }
+            written += n + pad
+            progress?(i + 1, written)
+        }
+        try file.commit()
+    }
+}
+
+/// Little-endian encoding into a growing byte array.
+struct ByteBuffer {
+    var bytes: [UInt8] = []
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func string(_ s: String) { u64(UInt64(s.utf8.count)); bytes.append(contentsOf: s.utf8) }
+    mutating func pad(to alignment: Int) {
+        let r = bytes.count % alignment
+        if r != 0 { bytes.append(contentsOf: repeatElement(0, count: alignment - r)) }
+    }
+    mutating func value(_ v: GGUFValue) {
+        switch v {
+        case .uint8(let x): u8(x)
+        case .int8(let x): u8(UInt8(bitPattern: x))
+        case .uint16(let x): withUnsafeBytes(of: x.littleEndian) { bytes.append(contentsOf: $0) }
+        case .int16(let x): withUnsafeBytes(of: x.littleEndian) { bytes.append(contentsOf: $0) }
+        case .uint32(let x): u32(x)
+        case .int32(let x): u32(UInt32(bitPattern: x))
+        case .float32(let x): u32(x.bitPattern)
+        case .bool(let x): u8(x ? 1 : 0)
+        case .string(let s): string(s)
+        case .uint64(let x): u64(x)
+        case .int64(let x): u64(UInt64(bitPattern: x))
+        case .float64(let x): u64(x.bitPattern)
+        case .array(let t, let items):
+            u32(t.rawValue)
+            u64(UInt64(items.count))
+            for i in items { value(i) }
+        }
+    }
+}
