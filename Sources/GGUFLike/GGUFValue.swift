@@ -87,6 +87,8 @@ public enum GGUFValue: Sendable, Equatable {
         case .bool(let b): return b ? "true" : "false"
         case .float32(let v): return "\(v)"
         case .float64(let v): return "\(v)"
+        case .uint64(let v): return "\(v)"
+        case .int64(let v): return "\(v)"
         default: return int.map(String.init) ?? "?"
         }
     }
