@@ -29,7 +29,10 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
 
         .target(name: "SafeTensors", dependencies: ["CJSONC"], swiftSettings: optimize),
-        .target(name: "GGUFLike", swiftSettings: optimize),
+        // AVX-512 block quantizers (bit-exact with gguf-py: no FMA contraction).
+        .target(name: "CQuant", path: "Sources/CQuant",
+                cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
+        .target(name: "GGUFLike", dependencies: ["CQuant"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["SafeTensors", "GGUFLike", "CKernels", "CZlib"],
                 swiftSettings: optimize),
         .target(name: "Convert", dependencies: ["Model", "SafeTensors", "GGUFLike"], swiftSettings: optimize),

@@ -1,3 +1,5 @@
+import CQuant
+
 /// Errors from encoding or decoding tensor data.
 public enum BlockCodecError: Error, Equatable, CustomStringConvertible {
     /// The element count is not a whole number of blocks.
@@ -42,8 +44,14 @@ public enum BlockCodec {
         case .bf16:
             let o = d.assumingMemoryBound(to: UInt16.self)
             for i in 0..<n { o[i] = bf16Bits(s[i]).littleEndian }
-        case .q8_0: for b in 0..<blocks { Q8_0.quantize(s + 32 * b, d + 34 * b) }
-        case .q4_0: for b in 0..<blocks { Q4_0.quantize(s + 32 * b, d + 18 * b) }
+        case .q8_0:
+            if cq_quantize_q8_0(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
+                for b in 0..<blocks { Q8_0.quantize(s + 32 * b, d + 34 * b) }
+            }
+        case .q4_0:
+            if cq_quantize_q4_0(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
+                for b in 0..<blocks { Q4_0.quantize(s + 32 * b, d + 18 * b) }
+            }
         case .q4_1: for b in 0..<blocks { Q4_1.quantize(s + 32 * b, d + 20 * b) }
         case .q5_0: for b in 0..<blocks { Q5_0.quantize(s + 32 * b, d + 22 * b) }
         case .q5_1: for b in 0..<blocks { Q5_1.quantize(s + 32 * b, d + 24 * b) }
@@ -64,8 +72,14 @@ public enum BlockCodec {
             for i in 0..<n { d[i] = Float(Float16(bitPattern: UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
         case .bf16:
             for i in 0..<n { d[i] = Float(bitPattern: UInt32(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
-        case .q8_0: for b in 0..<blocks { Q8_0.dequantize(s + 34 * b, d + 32 * b) }
-        case .q4_0: for b in 0..<blocks { Q4_0.dequantize(s + 18 * b, d + 32 * b) }
+        case .q8_0:
+            if cq_dequantize_q8_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+                for b in 0..<blocks { Q8_0.dequantize(s + 34 * b, d + 32 * b) }
+            }
+        case .q4_0:
+            if cq_dequantize_q4_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+                for b in 0..<blocks { Q4_0.dequantize(s + 18 * b, d + 32 * b) }
+            }
         case .q4_1: for b in 0..<blocks { Q4_1.dequantize(s + 20 * b, d + 32 * b) }
         case .q5_0: for b in 0..<blocks { Q5_0.dequantize(s + 22 * b, d + 32 * b) }
         case .q5_1: for b in 0..<blocks { Q5_1.dequantize(s + 24 * b, d + 32 * b) }

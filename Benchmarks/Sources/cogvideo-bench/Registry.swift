@@ -3,5 +3,6 @@
 enum BenchmarkRegistry {
     nonisolated(unsafe) static let all: [String: ([String]) throws -> Void] = [
         "safetensors-open": benchSafeTensorsOpen,
+        "codec": benchCodec,
     ]
 }

@@ -1,0 +1,14 @@
+#ifndef CQUANT_H
+#define CQUANT_H
+// AVX-512 block quantizers for GGUFLike. Each returns 1 when it did the work, 0 when the CPU lacks AVX-512
+// (the caller then uses its portable Swift path). Arithmetic is step for step gguf-py's quants.py
+// (no fused multiply-add: built with -ffp-contract=off), so results are bit-identical to it.
+#include <stddef.h>
+#include <stdint.h>
+
+int cq_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks);
+int cq_quantize_q4_0(const float *x, uint8_t *out, size_t nblocks);
+int cq_dequantize_q8_0(const uint8_t *blocks, float *y, size_t nblocks);
+int cq_dequantize_q4_0(const uint8_t *blocks, float *y, size_t nblocks);
+
+#endif
