@@ -18,6 +18,7 @@ import sys
 PARTS = [
     "safetensors_files",
     "gguf_files",
+    "tiny_models",
 ]
 
 
