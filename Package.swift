@@ -26,7 +26,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Hand-written SIMD kernels (AVX-512 / AVX2 with runtime dispatch) used by the compute engine.
         .target(name: "CKernels", path: "Sources/CKernels",
-                cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+                cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])], linkerSettings: [.linkedLibrary("dl")]),
 
         .target(name: "SafeTensors", dependencies: ["CJSONC"], swiftSettings: optimize),
         // AVX-512 block quantizers (bit-exact with gguf-py: no FMA contraction).

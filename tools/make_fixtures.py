@@ -19,6 +19,7 @@ PARTS = [
     "safetensors_files",
     "gguf_files",
     "tiny_models",
+    "t5",
 ]
 
 

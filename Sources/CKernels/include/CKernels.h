@@ -1,11 +1,26 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 // SIMD kernels for the compute engine. Every function is safe to call on any x86-64 CPU:
-// it dispatches at run time to AVX-512 / AVX2 code or a portable fallback.
+// it dispatches at run time to AVX-512 code or a portable fallback.
 #include <stddef.h>
 #include <stdint.h>
 
 /// Returns a bit set of the CPU features the kernels detected (1 = AVX2+FMA+F16C, 2 = AVX-512F/BW/VL, 4 = AVX-512 VNNI).
 int ck_cpu_features(void);
+
+/// Loads OpenBLAS at run time (libopenblas.so.0), first setting OPENBLAS_CORETYPE=SkylakeX when the CPU has
+/// AVX-512 and the variable is unset (OpenBLAS 0.3.21 does not recognise Zen 5 and would pick AVX2 kernels).
+/// Returns 1 when available. `threads` sets its thread count. Safe to call repeatedly.
+int ck_blas_init(int threads);
+
+/// C[M×N] (row stride ldc) = A[M×K] (row-major, lda) · B[N×K]ᵀ (row-major, ldb) (+ C when accumulate != 0).
+/// Uses OpenBLAS when ck_blas_init succeeded, else an AVX-512 / scalar kernel on the calling thread.
+void ck_sgemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int accumulate);
+
+/// C[M×N] = A[M×K] · B[K×N] (both row-major) (+ C when accumulate != 0).
+void ck_sgemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int accumulate);
+
+/// Same as ck_sgemm_nt but always the built-in kernel (no BLAS), for tests and for callers that thread themselves.
+void ck_sgemm_nt_builtin(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int accumulate);
 
 #endif

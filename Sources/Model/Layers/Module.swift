@@ -39,23 +39,47 @@ public enum ModuleError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Property wrapper that names a child module's checkpoint key.
+/// Property wrapper that names a child module's checkpoint key:
+/// `@ModuleInfo(key: "to_out.0") var toOut: Linear`, assigned in `init` with `_toOut.wrappedValue = Linear(…)`.
+/// Reading it before it is assigned is a programming error (the module tree is built by our own code).
 @propertyWrapper public struct ModuleInfo<M> {
     public let key: String?
-    public var wrappedValue: M
+    private var value: M?
+    public var wrappedValue: M {
+        get {
+            guard let value else { preconditionFailure("module property '\(key ?? "?")' read before it was assigned") }
+            return value
+        }
+        set { value = newValue }
+    }
     public init(wrappedValue: M, key: String? = nil) {
         self.key = key
-        self.wrappedValue = wrappedValue
+        self.value = wrappedValue
+    }
+    public init(key: String) {
+        self.key = key
+        self.value = nil
     }
 }
 
-/// Property wrapper that names a parameter's checkpoint key (`@ParameterInfo(key: "weight") var w: Parameter`).
+/// Property wrapper that names a parameter's checkpoint key when it differs from the property name.
 @propertyWrapper public struct ParameterInfo<P> {
     public let key: String?
-    public var wrappedValue: P
+    private var value: P?
+    public var wrappedValue: P {
+        get {
+            guard let value else { preconditionFailure("parameter property '\(key ?? "?")' read before it was assigned") }
+            return value
+        }
+        set { value = newValue }
+    }
     public init(wrappedValue: P, key: String? = nil) {
         self.key = key
-        self.wrappedValue = wrappedValue
+        self.value = wrappedValue
+    }
+    public init(key: String) {
+        self.key = key
+        self.value = nil
     }
 }
 
@@ -65,11 +89,11 @@ private protocol KeyedChild {
 }
 extension ModuleInfo: KeyedChild {
     var childKey: String? { key }
-    var childValue: Any { wrappedValue }
+    var childValue: Any { value as Any }
 }
 extension ParameterInfo: KeyedChild {
     var childKey: String? { key }
-    var childValue: Any { wrappedValue }
+    var childValue: Any { value as Any }
 }
 
 /// Base class of every layer and network.

@@ -1,0 +1,157 @@
+import Foundation
+
+/// `nn.LayerNorm` over the last dimension: statistics in Double, biased variance, as PyTorch.
+public final class LayerNorm: Module {
+    public let weight: Parameter?
+    public let bias: Parameter?
+    public let dim: Int
+    public let eps: Float
+
+    public init(dim: Int, eps: Float, affine: Bool = true, bias: Bool = true) {
+        self.dim = dim
+        self.eps = eps
+        weight = affine ? Parameter(shape: [dim]) : nil
+        self.bias = affine && bias ? Parameter(shape: [dim]) : nil
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.shape.last == dim else { throw ModuleError.shapeMismatch("LayerNorm input", expected: [-1, dim], found: x.shape) }
+        var out = x
+        try applyInPlace(&out.data)
+        return out
+    }
+
+    /// Normalizes every row of `data` (rows of `dim`) in place.
+    public func applyInPlace(_ data: inout [Float]) throws {
+        let w = try weight?.floats("weight"), b = try bias?.floats("bias")
+        let d = dim, rows = data.count / dim, e = Double(eps)
+        data.withUnsafeMutableBufferPointer { p in
+            nonisolated(unsafe) let base = p.baseAddress!
+            Engine.parallelRanges(rows, minimumChunk: 64) { r in
+                for row in r {
+                    let x = base + row * d
+                    var mean = 0.0
+                    for i in 0..<d { mean += Double(x[i]) }
+                    mean /= Double(d)
+                    var v = 0.0
+                    for i in 0..<d { let t = Double(x[i]) - mean; v += t * t }
+                    let inv = 1 / (v / Double(d) + e).squareRoot()
+                    let mf = Float(mean), invf = Float(inv)
+                    for i in 0..<d {
+                        var y = (x[i] - mf) * invf
+                        if let w { y *= w[i] }
+                        if let b { y += b[i] }
+                        x[i] = y
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// T5's RMS norm: `x · rsqrt(mean(x²) + eps) · weight` (no mean subtraction, no bias).
+public final class RMSNorm: Module {
+    public let weight: Parameter
+    public let dim: Int
+    public let eps: Float
+
+    public init(dim: Int, eps: Float) {
+        self.dim = dim
+        self.eps = eps
+        weight = Parameter(shape: [dim])
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.shape.last == dim else { throw ModuleError.shapeMismatch("RMSNorm input", expected: [-1, dim], found: x.shape) }
+        let w = try weight.floats("weight")
+        var out = x
+        let d = dim, rows = x.count / dim, e = Double(eps)
+        out.data.withUnsafeMutableBufferPointer { p in
+            nonisolated(unsafe) let base = p.baseAddress!
+            Engine.parallelRanges(rows, minimumChunk: 64) { r in
+                for row in r {
+                    let x = base + row * d
+                    var s = 0.0
+                    for i in 0..<d { s += Double(x[i]) * Double(x[i]) }
+                    let inv = Float(1 / (s / Double(d) + e).squareRoot())
+                    for i in 0..<d { x[i] = x[i] * inv * w[i] }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// `nn.GroupNorm` on `[B, C, *]`: statistics per (batch, group) over C/groups channels × every trailing element.
+public final class GroupNorm: Module {
+    public let weight: Parameter?
+    public let bias: Parameter?
+    public let groups: Int
+    public let channels: Int
+    public let eps: Float
+
+    public init(groups: Int, channels: Int, eps: Float, affine: Bool = true) {
+        self.groups = groups
+        self.channels = channels
+        self.eps = eps
+        weight = affine ? Parameter(shape: [channels]) : nil
+        bias = affine ? Parameter(shape: [channels]) : nil
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank >= 2, x.shape[1] == channels, channels % groups == 0 else {
+            throw ModuleError.shapeMismatch("GroupNorm input", expected: [-1, channels], found: x.shape)
+        }
+        let w = try weight?.floats("weight"), b = try bias?.floats("bias")
+        var out = x
+        let batch = x.shape[0], spatial = x.count / (batch * channels), cpg = channels / groups
+        let e = Double(eps), groups = groups, channels = channels
+        out.data.withUnsafeMutableBufferPointer { p in
+            nonisolated(unsafe) let base = p.baseAddress!
+            Engine.parallelFor(batch * groups) { bg in
+                let bi = bg / groups, g = bg % groups
+                let start = base + (bi * channels + g * cpg) * spatial
+                let n = cpg * spatial
+                var sum = 0.0, sq = 0.0
+                for i in 0..<n { let v = Double(start[i]); sum += v; sq += v * v }
+                let mean = sum / Double(n)
+                let variance = max(0, sq / Double(n) - mean * mean)
+                let inv = Float(1 / (variance + e).squareRoot()), mf = Float(mean)
+                for c in 0..<cpg {
+                    let ch = g * cpg + c
+                    let scale = (w?[ch] ?? 1) * inv
+                    let shift = (b?[ch] ?? 0) - mf * scale
+                    let row = start + c * spatial
+                    for i in 0..<spatial { row[i] = row[i] * scale + shift }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// `nn.Embedding`: rows of `weight [count, dim]`, decoded from any stored type.
+public final class Embedding: Module {
+    public let weight: Parameter
+    public let count: Int
+    public let dim: Int
+
+    public init(count: Int, dim: Int) {
+        self.count = count
+        self.dim = dim
+        weight = Parameter(shape: [count, dim])
+    }
+
+    /// ids → `[ids.count, dim]`.
+    public func callAsFunction(_ ids: [Int]) throws -> Tensor {
+        let w = try weight.weight("weight")
+        var out = Tensor(zeros: [ids.count, dim])
+        try out.data.withUnsafeMutableBufferPointer { p in
+            for (i, id) in ids.enumerated() {
+                guard id >= 0 && id < count else { throw ModuleError.invalidInput("token id \(id) is outside the embedding table of \(count) rows") }
+                try w.decodeRows(id..<(id + 1), into: p.baseAddress! + i * dim)
+            }
+        }
+        return out
+    }
+}
