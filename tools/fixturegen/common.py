@@ -28,8 +28,8 @@ def tiny_root(out):
     return os.path.join(out, "tiny")
 
 
-def write_json(path, obj):
+def write_json(path, obj, sort_keys=True):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
+        json.dump(obj, f, indent=2, sort_keys=sort_keys, ensure_ascii=False)
         f.write("\n")
