@@ -1,0 +1,182 @@
+import Dispatch
+import Foundation
+import GGUFLike
+import Model
+import SafeTensors
+
+/// Progress of a running conversion (reported after every chunk of rows).
+public struct ConversionProgress: Sendable {
+    public let tensorsDone: Int
+    public let tensorsTotal: Int
+    public let bytesIn: Int
+    public let bytesInTotal: Int
+    public let currentTensor: String
+}
+
+/// What a finished conversion did.
+public struct ConversionSummary: Sendable {
+    public struct Decision: Sendable {
+        public let name: String
+        public let shape: [Int]
+        public let source: String
+        public let type: GGMLType
+        public let reason: String
+    }
+    public var decisions: [Decision] = []
+    public var bytesIn = 0
+    public var bytesOut = 0
+    public var seconds = 0.0
+    public var variant: CogVideoXVariant?
+
+    /// Tensor count per stored type.
+    public var tensorsPerType: [(GGMLType, Int)] {
+        Dictionary(grouping: decisions, by: \.type).map { ($0.key, $0.value.count) }.sorted { $0.1 > $1.1 }
+    }
+}
+
+/// Streams a checkpoint into one GGUF file: one tensor in memory at a time (in chunks of ≈ 4 M elements), rows
+/// decoded and quantized on all engine threads, the output written to a temporary file and renamed at the end.
+public struct Converter {
+    public let plan: ConversionPlan
+    public let policy: PrecisionPolicy
+
+    public init(plan: ConversionPlan, policy: PrecisionPolicy) {
+        self.plan = plan
+        self.policy = policy
+    }
+
+    /// The decisions without writing anything (for `--dry-run` and the summary).
+    public func decisions() -> [ConversionSummary.Decision] {
+        plan.components.flatMap { c in
+            c.tensors.map { t in
+                let d = policy.decide(component: PipelineComponent(rawValue: c.name) ?? .transformer, name: t.name, shape: t.shape,
+                                      source: Converter.policySourceType(t.sourceDType))
+                return ConversionSummary.Decision(name: c.name + "." + t.name, shape: t.shape, source: t.sourceDType.rawValue,
+                                                  type: d.type, reason: d.reason)
+            }
+        }
+    }
+
+    static func policySourceType(_ d: SafeTensorsDType) -> GGMLType {
+        switch d {
+        case .bf16: return .bf16
+        case .f32, .f64: return .f32
+        default: return .f16
+        }
+    }
+
+    /// Writes the GGUF to `output`. `progress` is called from the converting thread.
+    public func run(to output: String, name: String, progress: @escaping (ConversionProgress) -> Void) throws -> ConversionSummary {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var summary = ConversionSummary()
+        summary.variant = plan.variant
+        summary.decisions = decisions()
+        var writer = try GGUFWriter(architecture: CogVideoXGGUFKeys.architecture)
+        try writer.set("general.name", .string(name))
+        try writer.set("general.file_type", .uint32(CogVideoXGGUFKeys.fileType(for: policy.requested)))
+        try writer.set("general.quantization_version", .uint32(2))
+        if let v = plan.variant { try writer.set(CogVideoXGGUFKeys.variant, .string(v.rawValue)) }
+        if let t = plan.modelIndexText { try writer.set(CogVideoXGGUFKeys.modelIndex, .string(t)) }
+        for c in plan.components { if let t = c.configText { try writer.set(CogVideoXGGUFKeys.config(c.name), .string(t)) } }
+        if let t = plan.schedulerText { try writer.set(CogVideoXGGUFKeys.schedulerConfig, .string(t)) }
+        if let t = plan.tokenizerConfigText { try writer.set(CogVideoXGGUFKeys.tokenizerConfig, .string(t)) }
+        if let m = plan.spieceModel { try writer.set(CogVideoXGGUFKeys.spieceModel, .array(.uint8, m.map { .uint8($0) })) }
+
+        let total = plan.components.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.count * $1.sourceDType.bits / 8 } }
+        let tensorsTotal = plan.components.reduce(0) { $0 + $1.tensors.count }
+        var decisionIndex = 0
+        nonisolated(unsafe) var bytesIn = 0
+        nonisolated(unsafe) var done = 0
+        nonisolated(unsafe) let report = progress
+        for c in plan.components {
+            for t in c.tensors {
+                let decision = summary.decisions[decisionIndex]
+                decisionIndex += 1
+                guard SourceDecoding.convertible.contains(t.sourceDType) else {
+                    throw ConvertError.unsupportedSourceDType(tensor: c.name + "." + t.name, dtype: t.sourceDType.rawValue)
+                }
+                let checkpoint = c.checkpoint
+                let fullName = c.name + "." + t.name
+                try writer.addTensor(name: fullName, shape: t.shape, type: decision.type) { emit in
+                    let raw = try checkpoint.rawBytes(t.sourceName)
+                    try Converter.stream(t, raw: raw, type: decision.type) { chunk, inBytes in
+                        try emit(chunk)
+                        bytesIn += inBytes
+                        report(ConversionProgress(tensorsDone: done, tensorsTotal: tensorsTotal, bytesIn: bytesIn,
+                                                  bytesInTotal: total, currentTensor: fullName))
+                    }
+                    done += 1
+                }
+            }
+        }
+        summary.bytesOut = writer.fileSize
+        try writer.write(to: output)
+        summary.bytesIn = bytesIn
+        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return summary
+    }
+
+    /// Converts one tensor chunk by chunk: decode source rows to fp32 and encode them as `type`, both threads.
+    static func stream(_ t: SourceTensor, raw: UnsafeRawBufferPointer, type: GGMLType,
+                       emit: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+        let elementBits = t.sourceDType.bits
+        let dim0 = t.shape.first ?? 1
+        let inner = t.shape.count <= 1 ? t.count : t.count / max(dim0, 1)   // elements per dim-0 slice
+        let slices = t.shape.count <= 1 ? 1 : dim0
+        let sourceDim0 = t.sourceShape.first ?? 1
+        let rowsPerBlock = t.blocks == nil ? 0 : sourceDim0 / t.blockCount
+        let sourceInner = t.sourceShape.count <= 1 ? 1 : t.sourceShape.dropFirst().reduce(1, *)
+        // For a 1-D split (a fused bias), slices are single elements.
+        let splitSlices = t.blocks != nil && t.shape.count <= 1 ? t.count : slices
+        let splitInner = t.blocks != nil && t.shape.count <= 1 ? 1 : inner
+        precondition(t.blocks == nil || splitInner == sourceInner)
+        /// Source element offset of output slice `i`.
+        func sourceStart(_ i: Int) -> Int {
+            guard let blocks = t.blocks else { return i * inner }
+            let b = blocks[i / rowsPerBlock], r = i % rowsPerBlock
+            return (b * rowsPerBlock + r) * sourceInner
+        }
+        let sliceCount = t.blocks == nil ? slices : splitSlices
+        let sliceElements = t.blocks == nil ? inner : splitInner
+        let slicesPerChunk = t.shape.count <= 1 ? sliceCount : max(1, (1 << 22) / max(sliceElements, 1))
+        var floats = [Float](repeating: 0, count: min(sliceCount, slicesPerChunk) * sliceElements)
+        var encoded = [UInt8](repeating: 0, count: type.byteCount(elements: floats.count) ?? 0)
+        var s0 = 0
+        while s0 < sliceCount {
+            let n = min(slicesPerChunk, sliceCount - s0)
+            let elements = n * sliceElements
+            guard let outBytes = type.byteCount(elements: elements) else {
+                throw BlockCodecError.notWholeBlocks(type: type, count: elements)
+            }
+            nonisolated(unsafe) var failure: Error?
+            floats.withUnsafeMutableBufferPointer { fp in
+                encoded.withUnsafeMutableBytes { ep in
+                    nonisolated(unsafe) let f = fp.baseAddress!, e = ep.baseAddress!
+                    // Each thread converts whole rows (row boundaries are block boundaries).
+                    let rowLength = t.rowLength
+                    let rows = elements / rowLength
+                    Engine.parallelRanges(rows, minimumChunk: 16) { r in
+                        do {
+                            let e0 = r.lowerBound * rowLength, e1 = r.upperBound * rowLength
+                            // Decode source elements slice by slice.
+                            var pos = e0
+                            while pos < e1 {
+                                let slice = s0 + pos / sliceElements, within = pos % sliceElements
+                                let len = min(sliceElements - within, e1 - pos)
+                                try SourceDecoding.decode(t.sourceDType, raw, start: sourceStart(slice) + within, count: len,
+                                                          into: f + pos, tensor: t.sourceName)
+                                pos += len
+                            }
+                            let b0 = e0 / type.blockSize * type.typeSize, b1 = e1 / type.blockSize * type.typeSize
+                            try BlockCodec.quantize(type, UnsafeBufferPointer(start: f + e0, count: e1 - e0),
+                                                    into: UnsafeMutableRawBufferPointer(start: e + b0, count: b1 - b0))
+                        } catch { failure = error }
+                    }
+                }
+            }
+            if let failure { throw failure }
+            try encoded.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[0..<outBytes]), elements * elementBits / 8) }
+            s0 += n
+        }
+    }
+}
