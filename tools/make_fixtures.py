@@ -20,6 +20,7 @@ PARTS = [
     "gguf_files",
     "tiny_models",
     "t5",
+    "sat",
 ]
 
 

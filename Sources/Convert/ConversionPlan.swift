@@ -151,9 +151,13 @@ public struct ConversionPlan {
         return out.sorted { $0.name < $1.name }
     }
 
-    /// SAT files of the I2V 5B model carry a learned table whose row count is not the text+video length of 2B.
+    /// True when a SAT transformer is image-conditioned (its patch embedding takes twice the output channels), the
+    /// only case (5b-I2V) whose `pos_embedding` is a learned table rather than 2B's recomputed sin-cos table.
     static func isI2VTable(_ c: SafeTensorsCheckpoint) -> Bool {
-        guard let proj = c.names.first(where: { $0.hasSuffix("mixins.patch_embed.proj.weight") }).flatMap({ c.info($0) }) else { return false }
-        return proj.shape.count == 4 && proj.shape[1] == 32
+        guard let proj = c.names.first(where: { $0.hasSuffix("mixins.patch_embed.proj.weight") }).flatMap({ c.info($0) }),
+              let out = c.names.first(where: { $0.hasSuffix("mixins.final_layer.linear.weight") }).flatMap({ c.info($0) }),
+              proj.shape.count == 4 else { return false }
+        let outChannels = out.shape[0] / (proj.shape[2] * proj.shape[3])
+        return proj.shape[1] == 2 * outChannels
     }
 }

@@ -34,11 +34,12 @@ struct Validate: ParsableCommand {
                 out += "== \(r.component)" + (r.className.map { " (\($0))" } ?? "") + ": \(r.tensorCount) tensors\n"
                 if let note = r.note { out += "   \(note)\n" }
                 guard let rep = r.report else { continue }
+                for r in rep.renamed { out += "   renamed     \(r.expected) is stored as \(r.found)\n" }
                 for k in rep.missing { out += "   missing     \(k)\n" }
                 for k in rep.unexpected { out += "   unexpected  \(k)\n" }
                 for m in rep.shapeMismatches { out += "   shape       \(m.key): model \(m.expected), checkpoint \(m.found)\n" }
                 for u in rep.unsupported { out += "   dtype       \(u.key): \(u.storedType) cannot be computed with\n" }
-                out += "   \(rep.isClean ? "clean" : "NOT clean"): \(rep.missing.count) missing, \(rep.unexpected.count) unexpected, "
+                out += "   \(rep.isClean ? "clean" : "NOT clean"): \(rep.renamed.count) renamed, \(rep.missing.count) missing, \(rep.unexpected.count) unexpected, "
                     + "\(rep.shapeMismatches.count) shape mismatches, \(rep.unsupported.count) unsupported dtypes; "
                     + "\(formatCount(rep.boundParameterCount)) of \(formatCount(rep.declaredParameterCount)) parameters matched\n"
             }
@@ -59,6 +60,7 @@ struct Validate: ParsableCommand {
                 if let note = r.note { o["note"] = .string(note) }
                 if let rep = r.report {
                     o["clean"] = .bool(rep.isClean)
+                    o["renamed"] = .array(rep.renamed.map { ["expected": .string($0.expected), "found": .string($0.found)] })
                     o["missing"] = .array(rep.missing.map(JSONValue.string))
                     o["unexpected"] = .array(rep.unexpected.map(JSONValue.string))
                     o["shape_mismatches"] = .array(rep.shapeMismatches.map {
