@@ -50,6 +50,6 @@ let package = Package(
         .testTarget(name: "GGUFLikeTests", dependencies: ["GGUFLike", "SafeTensors"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "SafeTensors", "GGUFLike"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Model", "SafeTensors", "GGUFLike"]),
-        .testTarget(name: "CLITests", dependencies: ["cogvideo-convert"]),
+        .testTarget(name: "CLITests", dependencies: ["cogvideo-convert", "SafeTensors"]),
     ]
 )

@@ -88,6 +88,7 @@ struct Convert: ParsableCommand {
             return
         }
         AtomicOutputCleanup.install()
+        AtomicOutputCleanup.removeStaleTemporaries(of: output)
         let bar = ProgressBar(label: "converting", quiet: quiet)
         let name = (source as NSString).lastPathComponent
         let summary = try converter.run(to: output, name: name) { p in
