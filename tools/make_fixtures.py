@@ -23,6 +23,7 @@ PARTS = [
     "sat",
     "pipelines",
     "rng",
+    "schedulers",
 ]
 
 
