@@ -1,7 +1,8 @@
 """Reference T5 encoder outputs from transformers' T5EncoderModel (fp32) on the tiny pipeline's text encoder.
 
 fixtures/t5/reference.safetensors
-  ids.<case>      I64 [1, S]   token ids (padded prompt as the pipeline builds it, empty prompt, random ids)
+  ids.<case>      I64 [1, S]   token ids (padded prompt as the pipeline builds it, empty prompt, random ids, and a
+                               prompt of more than 226 tokens truncated to 225 + </s>)
   output.<case>   F32 [1, S, d_model]  last_hidden_state
   buckets         I64 [451]    transformers' relative position bucket for relative positions −225…225
 """
@@ -13,6 +14,7 @@ from transformers import AutoTokenizer, T5EncoderModel
 from transformers.models.t5.modeling_t5 import T5Attention
 
 from .common import tiny_root
+from .pipelines import long_prompt
 
 
 @torch.no_grad()
@@ -25,6 +27,8 @@ def generate(out):
                       truncation=True, add_special_tokens=True, return_tensors="pt").input_ids,
         "empty": tok([""], padding="max_length", max_length=226, truncation=True, add_special_tokens=True,
                      return_tensors="pt").input_ids,
+        "long": tok([long_prompt()], padding="max_length", max_length=226, truncation=True,
+                    add_special_tokens=True, return_tensors="pt").input_ids,
         "random": torch.randint(0, model.config.vocab_size, (1, 37), generator=torch.Generator().manual_seed(5)),
     }
     tensors = {}
