@@ -147,7 +147,7 @@ def build(variant, seed):
                                  norm_num_groups=2, sample_height=48, sample_width=64,
                                  scaling_factor=1.15258426 if variant == "cogvideox-2b" else 0.7,
                                  invert_scale_latents=is_15).eval()
-    perturb(vae, 100)  # the same VAE weights in every variant (only the config differs), as on the Hub
+    perturb(vae, 100)
     return transformer, vae
 
 
@@ -186,6 +186,9 @@ def generate(out):
     t5 = make_t5()
     for i, variant in enumerate(VARIANTS):
         transformer, vae = build(variant, 1000 + 10 * i)
+        # The same VAE weights in every variant (only the config differs), as on the Hub: the 2b ones.
+        shared_vae = shared_vae if i else {k: v.clone() for k, v in vae.state_dict().items()}
+        vae.load_state_dict(shared_vae)
         pipe = pipeline_class(variant)(tokenizer=tok, text_encoder=t5, vae=vae, transformer=transformer,
                                        scheduler=make_scheduler(variant))
         folder = os.path.join(root, variant)
