@@ -21,6 +21,7 @@ PARTS = [
     "tiny_models",
     "t5",
     "sat",
+    "transformer",
     "pipelines",
     "rng",
     "schedulers",

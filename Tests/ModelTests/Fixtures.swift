@@ -16,6 +16,7 @@ func readConfig(_ path: String) throws -> JSONValue {
 /// max |a − b| / max |b|.
 func relativeMaxError(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count)
+    if a.contains(where: { !$0.isFinite }) { return .infinity }  // max() would silently skip NaN
     var diff: Float = 0, scale: Float = 0
     for i in 0..<a.count { diff = max(diff, abs(a[i] - b[i])); scale = max(scale, abs(b[i])) }
     return scale == 0 ? diff : diff / scale

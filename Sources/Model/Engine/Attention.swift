@@ -33,7 +33,8 @@ extension Ops {
                     out.data.withUnsafeMutableBufferPointer { op in
                         (bias?.data ?? []).withUnsafeBufferPointer { bp in
                             nonisolated(unsafe) let Q = qp.baseAddress!, K = kp.baseAddress!, VT = vp.baseAddress!, O = op.baseAddress!
-                            nonisolated(unsafe) let B = bp.baseAddress
+                            // An empty array can still hand out a non-nil base address: key the bias on `bias`.
+                            nonisolated(unsafe) let B = bias == nil ? nil : bp.baseAddress
                             Engine.parallelFor(b * h * qTiles) { task in
                                 let bh = task / qTiles, qt = task % qTiles
                                 let q0 = qt * tq, nq = min(tq, sq - q0)
