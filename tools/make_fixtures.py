@@ -25,6 +25,7 @@ PARTS = [
     "pipelines",
     "rng",
     "schedulers",
+    "video",
 ]
 
 
