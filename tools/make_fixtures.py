@@ -22,6 +22,7 @@ PARTS = [
     "t5",
     "sat",
     "transformer",
+    "vae",
     "pipelines",
     "rng",
     "schedulers",

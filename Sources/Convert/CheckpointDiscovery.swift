@@ -36,6 +36,9 @@ public struct DiscoveredCheckpoint: Sendable {
     /// The pipeline's `_class_name` from model_index.json (pipelines only).
     public let pipelineClass: String?
     public let components: [DiscoveredComponent]
+    /// Components model_index.json lists whose folders are absent (reported, not fatal: a user may convert only
+    /// some components of a partial download).
+    public var missingComponents: [String] = []
 
     public func component(_ name: String) -> DiscoveredComponent? { components.first { $0.name == name } }
 }
@@ -81,16 +84,19 @@ public enum CheckpointDiscovery {
                 throw DiscoveryError.invalidModelIndex(path: modelIndex, reason: "must be a JSON object")
             }
             var components: [DiscoveredComponent] = []
+            var missing: [String] = []
             for (key, value) in entries where !key.hasPrefix("_") {
                 // Components are ["library", "ClassName"]; other keys are pipeline options.
                 guard case .array(let pair) = value, pair.count == 2 else { continue }
                 if pair.allSatisfy(\.isNull) { continue }  // optional component not present
                 let folder = (path as NSString).appendingPathComponent(key)
-                guard fm.fileExists(atPath: folder) else { throw DiscoveryError.missingComponentFolder(component: key, path: folder) }
+                guard fm.fileExists(atPath: folder) else { missing.append(key); continue }
                 components.append(component(folder: folder, name: key, className: pair[1].string))
             }
-            return DiscoveredCheckpoint(kind: .pipeline, path: path, pipelineClass: index["_class_name"]?.string,
-                                        components: components)
+            var found = DiscoveredCheckpoint(kind: .pipeline, path: path, pipelineClass: index["_class_name"]?.string,
+                                             components: components)
+            found.missingComponents = missing
+            return found
         }
         let c = component(folder: path, name: nil, className: nil)
         guard c.weightsPath != nil || c.configPath != nil else { throw DiscoveryError.unrecognized(path) }

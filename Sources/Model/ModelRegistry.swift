@@ -10,6 +10,8 @@ public enum ModelRegistry {
         switch component {
         case "text_encoder":
             return (T5Encoder(config: try T5Config(json: config)), T5Encoder.isIgnoredKey)
+        case "vae":
+            return (AutoencoderKLCogVideoX(config: try CogVideoXVAEConfig(json: config)), { _ in false })
         case "transformer":
             return (CogVideoXTransformer3D(config: try CogVideoXTransformerConfig(json: config)), { _ in false })
         default:

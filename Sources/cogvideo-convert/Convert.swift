@@ -79,6 +79,9 @@ struct Convert: ParsableCommand {
     func run() throws {
         let only = components.map { Set($0.split(separator: ",").map(String.init)) }
         let plan = try ConversionPlan(path: source, only: only)
+        for m in plan.source.missingComponents where only == nil || only!.contains(m) {
+            note("warning: model_index.json lists `\(m)` but its folder is missing; the output will not contain it")
+        }
         let policy = PrecisionPolicy(requested: GGMLType(name: typeName)!, rules: try tensorTypes.map(TensorTypeRule.init(parsing:)),
                                      vaeType: vaeType.flatMap(GGMLType.init(name:)))
         let converter = Converter(plan: plan, policy: policy)

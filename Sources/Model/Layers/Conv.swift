@@ -57,11 +57,12 @@ public final class Conv2d: Module {
 }
 
 /// Shared im2col + GEMM convolution over `[B, C, T, H, W]` with fp32 weights `[out, C·kT·kH·kW]`.
+/// `extraEnd` adds zero padding after the last row and column only (the VAE downsampler pads right/bottom by 1).
 func convolve(_ x: Tensor, weight: [Float], bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int),
-              stride: (Int, Int, Int), padding: (Int, Int, Int)) throws -> Tensor {
+              stride: (Int, Int, Int), padding: (Int, Int, Int), extraEnd: (Int, Int) = (0, 0)) throws -> Tensor {
     let (b, c, t, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
     let (kt, kh, kw) = kernel, (st, sh, sw) = stride, (pt, ph, pw) = padding
-    let to = (t + 2 * pt - kt) / st + 1, ho = (h + 2 * ph - kh) / sh + 1, wo = (w + 2 * pw - kw) / sw + 1
+    let to = (t + 2 * pt - kt) / st + 1, ho = (h + 2 * ph + extraEnd.0 - kh) / sh + 1, wo = (w + 2 * pw + extraEnd.1 - kw) / sw + 1
     guard to > 0, ho > 0, wo > 0 else { throw ModuleError.invalidInput("convolution input \(x.shape) is smaller than the kernel") }
     let k = c * kt * kh * kw
     var out = Tensor(zeros: [b, co, to, ho, wo])
