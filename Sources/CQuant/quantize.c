@@ -97,6 +97,32 @@ TARGET static void dq4_0_avx512(const uint8_t *b, float *y, size_t nblocks) {
     }
 }
 
+TARGET static void f16_to_f32(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
+    for (; i < n; i++) y[i] = _cvtsh_ss(x[i]);
+}
+
+TARGET static void f32_to_f16(const float *x, uint16_t *y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) y[i] = (uint16_t)_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+TARGET static void bf16_to_f32(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(x + i)));
+        _mm512_storeu_ps(y + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+    }
+    for (; i < n; i++) { uint32_t b = (uint32_t)x[i] << 16; memcpy(y + i, &b, 4); }
+}
+
+int cq_f16_to_f32(const uint16_t *x, float *y, size_t n) { if (!has_avx512()) return 0; f16_to_f32(x, y, n); return 1; }
+int cq_f32_to_f16(const float *x, uint16_t *y, size_t n) { if (!has_avx512()) return 0; f32_to_f16(x, y, n); return 1; }
+int cq_bf16_to_f32(const uint16_t *x, float *y, size_t n) { if (!has_avx512()) return 0; bf16_to_f32(x, y, n); return 1; }
+
 int cq_dequantize_q8_0(const uint8_t *blocks, float *y, size_t nblocks) {
     if (!has_avx512()) return 0;
     dq8_0_avx512(blocks, y, nblocks);
@@ -121,6 +147,9 @@ int cq_quantize_q4_0(const float *x, uint8_t *out, size_t nblocks) {
     return 1;
 }
 #else
+int cq_f16_to_f32(const uint16_t *x, float *y, size_t n) { (void)x; (void)y; (void)n; return 0; }
+int cq_f32_to_f16(const float *x, uint16_t *y, size_t n) { (void)x; (void)y; (void)n; return 0; }
+int cq_bf16_to_f32(const uint16_t *x, float *y, size_t n) { (void)x; (void)y; (void)n; return 0; }
 int cq_dequantize_q8_0(const uint8_t *b, float *y, size_t n) { (void)b; (void)y; (void)n; return 0; }
 int cq_dequantize_q4_0(const uint8_t *b, float *y, size_t n) { (void)b; (void)y; (void)n; return 0; }
 int cq_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks) { (void)x; (void)out; (void)nblocks; return 0; }

@@ -105,6 +105,7 @@ public struct Converter {
                         report(ConversionProgress(tensorsDone: done, tensorsTotal: tensorsTotal, bytesIn: bytesIn,
                                                   bytesInTotal: total, currentTensor: fullName))
                     }
+                    checkpoint.releasePages(t.sourceName)
                     done += 1
                 }
             }

@@ -40,7 +40,7 @@ public enum BlockCodec {
         case .f32: d.copyMemory(from: s, byteCount: n * 4)
         case .f16:
             let o = d.assumingMemoryBound(to: UInt16.self)
-            for i in 0..<n { o[i] = Float16(s[i]).bitPattern.littleEndian }
+            if cq_f32_to_f16(s, o, n) == 0 { for i in 0..<n { o[i] = Float16(s[i]).bitPattern.littleEndian } }
         case .bf16:
             let o = d.assumingMemoryBound(to: UInt16.self)
             for i in 0..<n { o[i] = bf16Bits(s[i]).littleEndian }
@@ -69,9 +69,13 @@ public enum BlockCodec {
         switch type {
         case .f32: UnsafeMutableRawPointer(d).copyMemory(from: s, byteCount: n * 4)
         case .f16:
-            for i in 0..<n { d[i] = Float(Float16(bitPattern: UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+            if cq_f16_to_f32(s.assumingMemoryBound(to: UInt16.self), d, n) == 0 {
+                for i in 0..<n { d[i] = Float(Float16(bitPattern: UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+            }
         case .bf16:
-            for i in 0..<n { d[i] = Float(bitPattern: UInt32(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            if cq_bf16_to_f32(s.assumingMemoryBound(to: UInt16.self), d, n) == 0 {
+                for i in 0..<n { d[i] = Float(bitPattern: UInt32(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            }
         case .q8_0:
             if cq_dequantize_q8_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
                 for b in 0..<blocks { Q8_0.dequantize(s + 34 * b, d + 32 * b) }

@@ -129,6 +129,11 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         return l.file.rawBytes(l.info)
     }
 
+    /// Drops `name`'s pages from the resident set (see `MappedFile.release`).
+    public func releasePages(_ name: String) {
+        if let l = locations[name] { l.file.releasePages(l.info) }
+    }
+
     /// fp32 values of a floating-point tensor.
     public func floats(_ name: String) throws -> [Float] {
         guard let l = locations[name] else { throw SafeTensorsError.tensorNotFound(name) }

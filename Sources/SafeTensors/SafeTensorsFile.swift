@@ -66,6 +66,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + dataStart + t.dataOffsets.lowerBound, count: t.byteCount)
     }
 
+    /// Drops the pages of tensor `t` from the process's resident set (after it has been streamed).
+    public func releasePages(_ t: SafeTensorsTensorInfo) {
+        mapping.release((dataStart + t.dataOffsets.lowerBound)..<(dataStart + t.dataOffsets.upperBound))
+    }
+
     /// The object that keeps the mapping alive (hand it to views that outlive this call).
     public var owner: AnyObject { mapping }
 

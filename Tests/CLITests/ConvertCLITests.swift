@@ -18,7 +18,7 @@ private func bigCheckpoint(in dir: URL, rows: Int, cols: Int) throws -> String {
     var data = Data()
     withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
     data.append(contentsOf: header.utf8)
-    FileManager.default.createFile(atPath: path, contents: data)
+    _ = FileManager.default.createFile(atPath: path, contents: data)
     let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     try h.truncate(atOffset: UInt64(data.count + bytes))
     try h.close()

@@ -10,5 +10,9 @@ int cq_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks);
 int cq_quantize_q4_0(const float *x, uint8_t *out, size_t nblocks);
 int cq_dequantize_q8_0(const uint8_t *blocks, float *y, size_t nblocks);
 int cq_dequantize_q4_0(const uint8_t *blocks, float *y, size_t nblocks);
+/// IEEE half ↔ single conversions (round to nearest even) and bf16 → single.
+int cq_f16_to_f32(const uint16_t *x, float *y, size_t n);
+int cq_f32_to_f16(const float *x, uint16_t *y, size_t n);
+int cq_bf16_to_f32(const uint16_t *x, float *y, size_t n);
 
 #endif
