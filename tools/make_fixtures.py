@@ -23,6 +23,7 @@ PARTS = [
     "sat",
     "transformer",
     "vae",
+    "tokenizer",
     "pipelines",
     "rng",
     "schedulers",

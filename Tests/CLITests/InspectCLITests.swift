@@ -54,3 +54,15 @@ import Testing
     #expect(r.status == 0)
     #expect(r.stdout.contains("grouped by component"))
 }
+
+@Test func tokenizePrintsIdsAndPiecesPaddedToMaxLength() throws {
+    let r = try runCLI(["tokenize", "--model", "fixtures/tiny/cogvideox-2b", "--max-length", "8", "--json", "a cat <extra_id_0>"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+    let ids = obj?["ids"] as? [Int]
+    #expect(ids?.count == 8)
+    #expect(ids?.contains(299) == true)   // <extra_id_0> is the last id of the 300-token vocabulary
+    #expect((obj?["pieces"] as? [String])?.contains("</s>") == true)
+    #expect(try runCLI(["tokenize", "--model", "fixtures/tiny/cogvideox-2b", "--max-length", "0", "x"]).status == 2)
+    #expect(try runCLI(["tokenize", "--model", "nowhere", "x"]).status == 1)
+}
