@@ -22,7 +22,7 @@ struct Tokenize: ParsableCommand {
     @Option(help: "Truncate and pad to this many tokens (the pipelines use 226).")
     var maxLength: Int?
 
-    @Flag(help: "Print JSON: {\\"ids\\": [...], \\"pieces\\": [...]}.")
+    @Flag(help: "Print JSON with the ids and pieces.")
     var json = false
 
     @Argument(help: "The prompt.")
