@@ -65,3 +65,19 @@ func psnrUnit(_ a: [Float], _ b: [Float]) -> Double {
     let i2v = try CogVideoXPipeline(source: PipelineSource(path: fixturesPath + "/tiny/cogvideox-5b-i2v"))
     #expect(throws: PipelineError.invalidRequest("this is an image-to-video model: pass --image")) { try i2v.resolved(GenerationRequest(prompt: "x")) }
 }
+
+/// Issue 7: Q8_0 weights of the tiny model (encoded by the converter's codecs, in memory) against the fp32 diffusers
+/// output: reported, and held to a floor that catches a broken quantized path.
+@Test func q8WeightsOfTheTinyModelStayCloseToDiffusers() throws {
+    let pipeline = try CogVideoXPipeline(source: PipelineSource(path: fixturesPath + "/tiny/cogvideox-2b"))
+    let caseDir = fixturesPath + "/pipelines/cogvideox-2b/ddim_seed"
+    let c = try readConfig(caseDir + "/case.json")
+    let ref = try SafeTensorsFile(path: caseDir + "/reference.safetensors")
+    var r = GenerationRequest(prompt: c["prompt"]!.string!)
+    (r.frames, r.height, r.width, r.steps, r.seed) = (c["num_frames"]!.int, c["height"]!.int, c["width"]!.int, c["num_inference_steps"]!.int!, UInt64(c["seed"]!.int!))
+    let quantized = try CogVideoXPipeline(source: pipeline.source.requantized(.q8_0))
+    let out = try quantized.generate(r)
+    let p = psnrUnit(out.frames!.data, try ref.floats("frames"))
+    print("Q8_0 tiny 2b vs fp32 diffusers (ddim_seed): frames PSNR \(p) dB")
+    #expect(p >= 45)
+}

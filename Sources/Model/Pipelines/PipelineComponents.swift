@@ -11,7 +11,7 @@ public struct PipelineSource: Sendable {
     public let schedulerConfig: SchedulerConfig
     public let tokenizer: T5Tokenizer
     public let pipelineClass: String?
-    let weights: @Sendable (String) throws -> WeightSource
+    var weights: @Sendable (String) throws -> WeightSource
 
     /// Opens a diffusers pipeline folder or our `.gguf` file.
     public init(path: String) throws {
@@ -43,6 +43,15 @@ public struct PipelineSource: Sendable {
             pipelineClass = (try? json("model_index.json"))?["_class_name"]?.string
             weights = { try SafeTensorsWeightSource(path: (path as NSString).appendingPathComponent($0)) }
         }
+    }
+
+    /// The same source with every ≥ 2-D weight re-encoded as `type` on load (to run a checkpoint at another
+    /// precision without converting it on disk).
+    public func requantized(_ type: GGMLType) -> PipelineSource {
+        var copy = self
+        let base = weights
+        copy.weights = { RequantizedWeightSource(try base($0), type: type) }
+        return copy
     }
 
     /// Builds and binds a component model; throws listing every key problem when the checkpoint does not fit.
