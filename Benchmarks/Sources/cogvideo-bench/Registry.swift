@@ -4,5 +4,7 @@ enum BenchmarkRegistry {
     nonisolated(unsafe) static let all: [String: ([String]) throws -> Void] = [
         "safetensors-open": benchSafeTensorsOpen,
         "codec": benchCodec,
+        "gemm": benchGEMM,
+        "attention": benchAttention,
     ]
 }

@@ -23,4 +23,18 @@ void ck_sgemm_nn(int M, int N, int K, const float *A, int lda, const float *B, i
 /// Same as ck_sgemm_nt but always the built-in kernel (no BLAS), for tests and for callers that thread themselves.
 void ck_sgemm_nt_builtin(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int accumulate);
 
+/// Attention for one head and `nq` query rows: out[nq×d] = softmax(scale·q·ktᵀ + bias)·v, computed one tile of
+/// 256 keys at a time with an online softmax (fp32); nothing of size nq×sk is stored. q [nq×d] row-major,
+/// kt = Kᵀ [d×sk] row-major (keys transposed), v [sk×d] row-major, bias (nullable) [nq×ldb] added to the scaled
+/// scores. Single-threaded (callers parallelize over heads and query tiles). Returns 0, or -1 when out of memory.
+int ck_attention_rows(int nq, int sk, int d, const float *q, const float *kt, const float *v, float scale,
+                      const float *bias, int ldb, float *out);
+
+/// In place x ← x·sigmoid(x) over n values (single-threaded).
+void ck_silu(float *x, size_t n);
+/// In place GELU over n values: tanh approximation when approximate != 0, else the erf form (|error| < 2e-7·|x|).
+void ck_gelu(float *x, size_t n, int approximate);
+/// In place softmax of each of `rows` rows of n values (max-subtracted, fp32).
+void ck_softmax_rows(float *x, size_t rows, size_t n);
+
 #endif

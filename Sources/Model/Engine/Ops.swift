@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Tensor operations on fp32 activations. Each returns a new tensor unless named `…InPlace`.
@@ -11,12 +12,11 @@ public enum Ops {
         return y
     }
 
+    /// In place `x · sigmoid(x)` (vectorized, split across the engine's threads).
     public static func siluInPlace(_ d: inout [Float]) {
         d.withUnsafeMutableBufferPointer { p in
-            nonisolated(unsafe) let b = p.baseAddress!
-            Engine.parallelRanges(p.count, minimumChunk: 1 << 14) { r in
-                for i in r { let v = b[i]; b[i] = v / (1 + Foundation.exp(-v)) }
-            }
+            nonisolated(unsafe) let b = p.baseAddress
+            Engine.parallelRanges(p.count, minimumChunk: 1 << 15) { r in ck_silu(b! + r.lowerBound, r.count) }
         }
     }
 
@@ -27,16 +27,12 @@ public enum Ops {
         return y
     }
 
+    /// In place GELU (tanh form when `approximate`, erf form otherwise; vectorized, on the engine's threads).
     public static func geluInPlace(_ d: inout [Float], approximate: Bool) {
         d.withUnsafeMutableBufferPointer { p in
-            nonisolated(unsafe) let b = p.baseAddress!
-            Engine.parallelRanges(p.count, minimumChunk: 1 << 14) { r in
-                if approximate {
-                    let c: Float = 0.7978845608028654  // sqrt(2/π)
-                    for i in r { let v = b[i]; b[i] = 0.5 * v * (1 + Foundation.tanh(c * (v + 0.044715 * v * v * v))) }
-                } else {
-                    for i in r { let v = b[i]; b[i] = 0.5 * v * (1 + Foundation.erf(v / 1.4142135623730951)) }
-                }
+            nonisolated(unsafe) let b = p.baseAddress
+            Engine.parallelRanges(p.count, minimumChunk: 1 << 15) { r in
+                ck_gelu(b! + r.lowerBound, r.count, approximate ? 1 : 0)
             }
         }
     }
@@ -74,15 +70,12 @@ public enum Ops {
     public static func softmax(_ x: Tensor) -> Tensor {
         var y = x
         let n = x.shape.last ?? 1
+        guard n > 0, y.count > 0 else { return y }
+        let rows = y.count / n
         y.data.withUnsafeMutableBufferPointer { p in
-            var i = 0
-            while i < p.count {
-                var m = -Float.infinity
-                for j in 0..<n { m = max(m, p[i + j]) }
-                var s: Float = 0
-                for j in 0..<n { let e = Foundation.exp(p[i + j] - m); p[i + j] = e; s += e }
-                for j in 0..<n { p[i + j] /= s }
-                i += n
+            nonisolated(unsafe) let b = p.baseAddress
+            Engine.parallelRanges(rows, minimumChunk: max(1, (1 << 15) / n)) { r in
+                ck_softmax_rows(b! + r.lowerBound * n, r.count, n)
             }
         }
         return y

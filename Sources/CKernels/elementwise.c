@@ -1,0 +1,150 @@
+// Vectorized activation functions and row softmax (AVX-512 with a portable fallback). Single-threaded: the Swift
+// callers split the work across the engine's threads.
+#include "CKernels.h"
+#include <math.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+
+/// e^x (Cephes polynomial, ≈ 2 ulp); inputs below -87 give exactly 0, above 88.7 saturate.
+AVX512 static inline __m512 exp512(__m512 x0) {
+    __m512 x = _mm512_min_ps(_mm512_max_ps(x0, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(88.7f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), _mm512_scalef_ps(p, n));
+}
+
+static inline __mmask16 tail_mask(size_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+
+AVX512 static void silu512(float *x, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+    }
+}
+
+/// tanh(y) = sign(y)·(1 − 2/(e^{2|y|} + 1)); for |y| < 0.625 an odd polynomial avoids the cancellation near 0.
+AVX512 static inline __m512 tanh512(__m512 y) {
+    __m512 a = _mm512_abs_ps(y);
+    __m512 e = exp512(_mm512_mul_ps(a, _mm512_set1_ps(2.0f)));
+    __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    // Cephes tanhf polynomial for |x| < 0.625.
+    __m512 z = _mm512_mul_ps(a, a);
+    __m512 p = _mm512_set1_ps(-5.70498872745E-3f);
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(2.06390887954E-2f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-5.37397155531E-2f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(1.33314422036E-1f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422E-1f));
+    __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), a, a);
+    __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ), big, small);
+    // Copy the sign of y.
+    return _mm512_or_ps(r, _mm512_and_ps(y, _mm512_set1_ps(-0.0f)));
+}
+
+AVX512 static void gelu_tanh512(float *x, size_t n) {
+    const __m512 c = _mm512_set1_ps(0.7978845608028654f), c3 = _mm512_set1_ps(0.044715f), half = _mm512_set1_ps(0.5f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 inner = _mm512_mul_ps(c, _mm512_fmadd_ps(_mm512_mul_ps(c3, v), _mm512_mul_ps(v, v), v));
+        __m512 t = tanh512(inner);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(_mm512_set1_ps(1.0f), t)));
+    }
+}
+
+/// erf(x) by Abramowitz–Stegun 7.1.26 (|absolute error| ≤ 1.5e-7): GELU needs 0.5·x·(1 + erf) only to
+/// absolute accuracy, so its error is ≤ 7.5e-8·|x|.
+AVX512 static inline __m512 erf512(__m512 x) {
+    __m512 a = _mm512_abs_ps(x);
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, _mm512_set1_ps(1.0f)));
+    __m512 p = _mm512_set1_ps(1.061405429f);
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+    p = _mm512_mul_ps(p, t);
+    __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a)));
+    __m512 r = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+    return _mm512_or_ps(r, _mm512_and_ps(x, _mm512_set1_ps(-0.0f)));
+}
+
+AVX512 static void gelu_erf512(float *x, size_t n) {
+    const __m512 rs2 = _mm512_set1_ps(0.70710678118654752f), half = _mm512_set1_ps(0.5f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 e = erf512(_mm512_mul_ps(v, rs2));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+    }
+}
+
+AVX512 static void softmax_rows512(float *x, size_t rows, size_t n) {
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * n;
+        __m512 mx = _mm512_set1_ps(-INFINITY);
+        for (size_t j = 0; j < n; j += 16) {
+            __mmask16 m = tail_mask(n - j);
+            mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, row + j));
+        }
+        float rmax = _mm512_reduce_max_ps(mx);
+        __m512 base = _mm512_set1_ps(rmax == -INFINITY ? 0 : rmax), sum = _mm512_setzero_ps();
+        for (size_t j = 0; j < n; j += 16) {
+            __mmask16 m = tail_mask(n - j);
+            __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), base)));
+            _mm512_mask_storeu_ps(row + j, m, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+        for (size_t j = 0; j < n; j += 16) {
+            __mmask16 m = tail_mask(n - j);
+            _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(inv, _mm512_maskz_loadu_ps(m, row + j)));
+        }
+    }
+}
+#define HAVE512 (ck_cpu_features() & 2)
+#else
+#define HAVE512 0
+#endif
+
+void ck_silu(float *x, size_t n) {
+#if defined(__x86_64__)
+    if (HAVE512) { silu512(x, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) x[i] = x[i] / (1 + expf(-x[i]));
+}
+
+void ck_gelu(float *x, size_t n, int approximate) {
+#if defined(__x86_64__)
+    if (HAVE512) { if (approximate) gelu_tanh512(x, n); else gelu_erf512(x, n); return; }
+#endif
+    if (approximate) {
+        for (size_t i = 0; i < n; i++) { float v = x[i]; x[i] = 0.5f * v * (1 + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v))); }
+    } else {
+        for (size_t i = 0; i < n; i++) { float v = x[i]; x[i] = 0.5f * v * (1 + erff(v * 0.70710678118654752f)); }
+    }
+}
+
+void ck_softmax_rows(float *x, size_t rows, size_t n) {
+    if (n == 0) return;
+#if defined(__x86_64__)
+    if (HAVE512) { softmax_rows512(x, rows, n); return; }
+#endif
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * n, m = -INFINITY, s = 0;
+        for (size_t j = 0; j < n; j++) m = row[j] > m ? row[j] : m;
+        float base = m == -INFINITY ? 0 : m;
+        for (size_t j = 0; j < n; j++) { row[j] = expf(row[j] - base); s += row[j]; }
+        for (size_t j = 0; j < n; j++) row[j] /= s;
+    }
+}
