@@ -52,13 +52,15 @@ private func testImage(width: Int, height: Int, seed: UInt64 = 1) throws -> RGBI
     }
 }
 
-@Test(arguments: ["rgb", "rgba", "gray", "gray_alpha", "palette"])
+@Test(arguments: ["rgb", "rgba", "gray", "gray_alpha", "palette", "gray_1bit", "gray_2bit", "gray_4bit", "gray_16bit",
+                  "palette_1bit", "palette_2bit", "palette_4bit", "rgb_16bit", "rgba_16bit", "gray_alpha_16bit",
+                  "adam7_rgb", "adam7_palette_4bit", "adam7_gray_1bit"])
 func pngReaderDecodesPillowFilesAsPILConvertRGB(name: String) throws {
     let got = try PNG.read(path: modelFixtures + "/video/\(name).png")
     #expect(got == (try image("png.\(name)")))
 }
 
-@Test(arguments: [(30, 20), (100, 70), (64, 20), (13, 48), (64, 48), (7, 3)])
+@Test(arguments: [(30, 20), (100, 70), (64, 20), (13, 48), (64, 48), (7, 3), (96, 40), (63, 10), (15, 6), (46, 9), (65, 47)])
 func lanczosResizeMatchesPillowExactly(width: Int, height: Int) throws {
     let src = try image("lanczos.src")
     let want = try image("lanczos.\(width)x\(height)")
@@ -113,15 +115,15 @@ private func catchPNG(_ body: () throws -> Any) -> PNGError? {
     do { _ = try body(); return nil } catch { return error as? PNGError }
 }
 
-@Test func interlacedSixteenBitAndHugePNGsAreRejectedWithReasons() throws {
+@Test func invalidHeaderFieldsAndHugeSizesAreRejectedWithReasons() throws {
     var b = try validPNG()
-    b[8 + 8 + 12] = 1  // interlace
+    b[8 + 8 + 12] = 2  // interlace method
     fixCRC(&b, chunkAt: 8)
-    #expect(throws: PNGError.unsupported("interlaced (Adam7) images")) { try PNG.decode(b) }
+    #expect(throws: PNGError.badIHDR(reason: "interlace method 2")) { try PNG.decode(b) }
     b = try validPNG()
-    b[8 + 8 + 8] = 16  // bit depth
+    b[8 + 8 + 8] = 4  // bit depth 4 is not allowed for RGB
     fixCRC(&b, chunkAt: 8)
-    #expect(throws: PNGError.unsupported("bit depth 16 (only 8 is read)")) { try PNG.decode(b) }
+    #expect(throws: PNGError.badIHDR(reason: "bit depth 4 with color type 2")) { try PNG.decode(b) }
     b = try validPNG()
     b.replaceSubrange(16..<24, with: [0x00, 0x10, 0, 0, 0x00, 0x10, 0, 0])  // 1048576 x 1048576
     fixCRC(&b, chunkAt: 8)
@@ -130,14 +132,56 @@ private func catchPNG(_ body: () throws -> Any) -> PNGError? {
     b[8 + 8 + 9] = 5  // color type
     fixCRC(&b, chunkAt: 8)
     #expect(throws: PNGError.badIHDR(reason: "color type 5")) { try PNG.decode(b) }
+    b = try validPNG()
+    b[8 + 8 + 12] = 1  // claims Adam7 over non-interlaced data: the pass sizes do not add up
+    fixCRC(&b, chunkAt: 8)
+    #expect(throws: PNGError.self) { try PNG.decode(b) }
+}
+
+@Test func unknownFilterTypeAndPaletteIndexPastThePaletteAreRejected() throws {
+    // Rebuild the IDAT of a 9x4 image with filter type 7 on row 2.
+    let img = try testImage(width: 9, height: 4)
+    var raw: [UInt8] = []
+    for y in 0..<4 { raw += [y == 2 ? 7 : 0] + img.pixels[(y * 27)..<((y + 1) * 27)] }
+    var b = Array(try validPNG()[0..<33])
+    PNG.appendChunk("IDAT", try PNG.deflate(raw), to: &b)
+    PNG.appendChunk("IEND", [], to: &b)
+    #expect(throws: PNGError.badFilter(row: 2, type: 7)) { try PNG.decode(b) }
+    // A 2x1 palette image whose second pixel uses index 5 of a 2-entry palette.
+    var p = PNG.signature
+    PNG.appendChunk("IHDR", PNG.be32(2) + PNG.be32(1) + [8, 3, 0, 0, 0], to: &p)
+    PNG.appendChunk("PLTE", [0, 0, 0, 255, 255, 255], to: &p)
+    PNG.appendChunk("IDAT", try PNG.deflate([0, 1, 5]), to: &p)
+    PNG.appendChunk("IEND", [], to: &p)
+    #expect(throws: PNGError.paletteIndexOutOfRange(index: 5, paletteSize: 2)) { try PNG.decode(p) }
+    // The same without PLTE.
+    var q = PNG.signature
+    PNG.appendChunk("IHDR", PNG.be32(2) + PNG.be32(1) + [8, 3, 0, 0, 0], to: &q)
+    PNG.appendChunk("IDAT", try PNG.deflate([0, 1, 0]), to: &q)
+    PNG.appendChunk("IEND", [], to: &q)
+    #expect(throws: PNGError.missingPalette) { try PNG.decode(q) }
+}
+
+@Test(arguments: [(32, 24), (64, 48), (96, 40)])
+func imagePreprocessingMatchesDiffusersVideoProcessor(width: Int, height: Int) throws {
+    let src = try image("lanczos.src")
+    let want = try #require(videoFile).floats("preprocess.\(width)x\(height)")
+    let got = try ImageInput.preprocess(src, width: width, height: height)
+    #expect(got.shape == [3, height, width])
+    let mismatches = zip(got.data, want).filter { $0.bitPattern != $1.bitPattern }.count
+    #expect(got.data.count == want.count && mismatches == 0, "\(mismatches) values differ")
 }
 
 @Test func pngImageDataOfTheWrongSizeIsRejected() throws {
-    // A 9x4 header over the data of a 9x3 image: inflates short.
+    // A 9x4 header over the data of a 9x3 image: inflates short; the reverse inflates long.
     var b = try PNG.encode(try testImage(width: 9, height: 3))
     b[8 + 8 + 7] = 4
     fixCRC(&b, chunkAt: 8)
     #expect(throws: PNGError.imageDataSize(expected: 4 * 28, found: 3 * 28)) { try PNG.decode(b) }
+    b = try PNG.encode(try testImage(width: 9, height: 3))
+    b[8 + 8 + 7] = 2
+    fixCRC(&b, chunkAt: 8)
+    #expect(throws: PNGError.imageDataTooLong(expected: 2 * 28)) { try PNG.decode(b) }
     // Corrupt deflate stream with a valid CRC.
     b = try validPNG()
     b[41] ^= 0xff

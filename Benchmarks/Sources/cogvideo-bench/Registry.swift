@@ -6,5 +6,6 @@ enum BenchmarkRegistry {
         "codec": benchCodec,
         "gemm": benchGEMM,
         "attention": benchAttention,
+        "randn": benchRandnScheduler,
     ]
 }

@@ -81,3 +81,28 @@ public enum SchedulerSchedule {
         return Array(timesteps[start...])
     }
 }
+
+/// The two CogVideoX schedulers, by the names the command line uses.
+public enum SchedulerKind: String, Sendable, CaseIterable {
+    /// CogVideoXDDIMScheduler (deterministic; the class named in every shipped scheduler_config.json).
+    case ddim
+    /// CogVideoXDPMScheduler (stochastic SDE DPM-Solver++ 2M; THUDM's recommendation for the 5b and 1.5 models).
+    case dpm
+
+    /// A scheduler of this kind built from `config` (both take the same configuration).
+    public func make(config: SchedulerConfig) -> any Scheduler {
+        switch self {
+        case .ddim: return CogVideoXDDIMScheduler(config: config)
+        case .dpm: return CogVideoXDPMScheduler(config: config)
+        }
+    }
+
+    /// The kind a config's `_class_name` names, if it is one of ours.
+    public init?(className: String) {
+        switch className {
+        case "CogVideoXDDIMScheduler": self = .ddim
+        case "CogVideoXDPMScheduler": self = .dpm
+        default: return nil
+        }
+    }
+}

@@ -1,8 +1,8 @@
 // PIL-compatible Lanczos resize of 8-bit RGB images: Pillow's ImagingResample (src/libImaging/Resample.c) with the
 // LANCZOS filter (support 3), used by diffusers' VaeImageProcessor to bring the I2V input image to the video size
 // (spec §6.2, §9 item 14). Reproduced exactly: float64 filter weights normalized per output pixel, converted to
-// 22-bit fixed point with round-half-away, integer accumulation from 1 << 21, clip to [0, 255]; a horizontal pass
-// over just the rows the vertical pass reads, then the vertical pass.
+// 22-bit fixed point with round-half-away, integer accumulation from 1 << 21, clip to [0, 255], and Pillow 13's
+// choice of which pass runs first (checked against the Pillow 13.0.0 sources and outputs).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -61,65 +61,82 @@ public enum LanczosResize {
         return s < 0 ? 0 : (s > 255 ? 255 : UInt8(s))
     }
 
-    /// Resizes to `width` x `height` exactly as `PIL.Image.resize((width, height), Image.LANCZOS)` on an RGB image.
+    /// Resizes to `width` x `height` exactly as `PIL.Image.resize((width, height), Image.LANCZOS)` on an RGB image
+    /// (Pillow 13: the vertical pass runs first when the height shrinks by more than twice what the width does,
+    /// otherwise the horizontal pass runs first over just the rows the vertical pass reads).
     public static func resize(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
         guard width > 0, height > 0, width <= 1 << 20, height <= 1 << 20 else {
             throw VideoError.invalidSize(width: width, height: height)
         }
         let needH = width != image.width
         let needV = height != image.height
+        let shrinkY = image.height - height, shrinkX = image.width - width
+        let horizontalFirst = !(shrinkY > 0 && shrinkY > shrinkX * 2)
+        var cur = image.pixels
         let vert = coefficients(inSize: image.height, outSize: height)
-        let yFirst = vert.bounds[0].0
-        let yLast = vert.bounds[height - 1].0 + vert.bounds[height - 1].1
-        var src = image.pixels
-        var srcW = image.width
-        var rowOffset = 0  // vertical bounds are relative to the first row the horizontal pass kept
-        if needH {
-            let hor = coefficients(inSize: image.width, outSize: width)
-            let rows = yLast - yFirst
-            var tmp = [UInt8](repeating: 0, count: rows * width * 3)
-            let half = Int32(1 << (precisionBits - 1))
-            for yy in 0..<rows {
-                let inRow = (yy + yFirst) * image.width * 3
-                for xx in 0..<width {
-                    let (xmin, xmax) = hor.bounds[xx]
-                    let kb = xx * hor.ksize
-                    var s0 = half, s1 = half, s2 = half
-                    for x in 0..<xmax {
-                        let k = hor.k[kb + x]
-                        let p = inRow + (x + xmin) * 3
-                        s0 &+= Int32(src[p]) &* k
-                        s1 &+= Int32(src[p + 1]) &* k
-                        s2 &+= Int32(src[p + 2]) &* k
-                    }
-                    let o = (yy * width + xx) * 3
-                    tmp[o] = clip8(s0); tmp[o + 1] = clip8(s1); tmp[o + 2] = clip8(s2)
-                }
+        if horizontalFirst {
+            if needH {
+                // Only rows [yFirst, yLast) feed the vertical pass; the vertical bounds shift by yFirst.
+                let yFirst = vert.bounds[0].0
+                let yLast = vert.bounds[height - 1].0 + vert.bounds[height - 1].1
+                cur = horizontalPass(cur, width: image.width, rows: yFirst..<yLast, outWidth: width)
+                if needV { cur = verticalPass(cur, width: width, coefficients: vert, rowOffset: yFirst, outHeight: height) }
+            } else if needV {
+                cur = verticalPass(cur, width: image.width, coefficients: vert, rowOffset: 0, outHeight: height)
             }
-            src = tmp
-            srcW = width
-            rowOffset = yFirst
+        } else {
+            if needV { cur = verticalPass(cur, width: image.width, coefficients: vert, rowOffset: 0, outHeight: height) }
+            if needH { cur = horizontalPass(cur, width: image.width, rows: 0..<height, outWidth: width) }
         }
-        guard needV else { return try RGBImage(width: srcW, height: image.height, pixels: needH ? src : image.pixels) }
-        var out = [UInt8](repeating: 0, count: height * srcW * 3)
+        return try RGBImage(width: width, height: height, pixels: cur)
+    }
+
+    private static func horizontalPass(_ src: [UInt8], width inW: Int, rows: Range<Int>, outWidth: Int) -> [UInt8] {
+        let hor = coefficients(inSize: inW, outSize: outWidth)
+        var out = [UInt8](repeating: 0, count: rows.count * outWidth * 3)
         let half = Int32(1 << (precisionBits - 1))
-        for yy in 0..<height {
-            let (ymin0, ymax) = vert.bounds[yy]
-            let ymin = ymin0 - rowOffset
-            let kb = yy * vert.ksize
-            for xx in 0..<srcW {
+        for (yy, y) in rows.enumerated() {
+            let inRow = y * inW * 3
+            for xx in 0..<outWidth {
+                let (xmin, xmax) = hor.bounds[xx]
+                let kb = xx * hor.ksize
                 var s0 = half, s1 = half, s2 = half
-                for y in 0..<ymax {
-                    let k = vert.k[kb + y]
-                    let p = ((y + ymin) * srcW + xx) * 3
+                for x in 0..<xmax {
+                    let k = hor.k[kb + x]
+                    let p = inRow + (x + xmin) * 3
                     s0 &+= Int32(src[p]) &* k
                     s1 &+= Int32(src[p + 1]) &* k
                     s2 &+= Int32(src[p + 2]) &* k
                 }
-                let o = (yy * srcW + xx) * 3
+                let o = (yy * outWidth + xx) * 3
                 out[o] = clip8(s0); out[o + 1] = clip8(s1); out[o + 2] = clip8(s2)
             }
         }
-        return try RGBImage(width: srcW, height: height, pixels: out)
+        return out
+    }
+
+    private static func verticalPass(_ src: [UInt8], width w: Int,
+                                     coefficients vert: (bounds: [(Int, Int)], k: [Int32], ksize: Int),
+                                     rowOffset: Int, outHeight: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: outHeight * w * 3)
+        let half = Int32(1 << (precisionBits - 1))
+        for yy in 0..<outHeight {
+            let (ymin0, ymax) = vert.bounds[yy]
+            let ymin = ymin0 - rowOffset
+            let kb = yy * vert.ksize
+            for xx in 0..<w {
+                var s0 = half, s1 = half, s2 = half
+                for y in 0..<ymax {
+                    let k = vert.k[kb + y]
+                    let p = ((y + ymin) * w + xx) * 3
+                    s0 &+= Int32(src[p]) &* k
+                    s1 &+= Int32(src[p + 1]) &* k
+                    s2 &+= Int32(src[p + 2]) &* k
+                }
+                let o = (yy * w + xx) * 3
+                out[o] = clip8(s0); out[o + 1] = clip8(s1); out[o + 2] = clip8(s2)
+            }
+        }
+        return out
     }
 }

@@ -1,7 +1,7 @@
 // PNG (ISO/IEC 15948) 8-bit RGB writer and a strict reader for the `--image` input of image-to-video.
-// zlib does the deflate; chunk CRCs are checked on read. The reader accepts non-interlaced 8-bit grayscale,
-// gray+alpha, RGB, RGBA and palette images and returns RGB, dropping alpha as PIL's `convert("RGB")` does
-// (diffusers' `load_image`).
+// zlib does the deflate; chunk CRCs are checked on read. The reader accepts every PNG color type and bit depth,
+// interlaced or not, and returns what PIL's `convert("RGB")` gives (diffusers' `load_image`): alpha dropped,
+// low-depth gray scaled, 16-bit samples reduced as PIL reduces them.
 import CZlib
 import SafeTensors
 
@@ -19,6 +19,7 @@ public enum PNGError: Error, Equatable, CustomStringConvertible {
     case missingIEND
     case corruptImageData(zlibCode: Int32)
     case imageDataSize(expected: Int, found: Int)
+    case imageDataTooLong(expected: Int)
     case badFilter(row: Int, type: UInt8)
     case tooLarge(width: Int, height: Int)
 
@@ -36,6 +37,7 @@ public enum PNGError: Error, Equatable, CustomStringConvertible {
         case .missingIEND: return "the file ends without an IEND chunk"
         case .corruptImageData(let c): return "the compressed image data is corrupt (zlib code \(c))"
         case .imageDataSize(let e, let f): return "the image data inflates to \(f) bytes, expected \(e)"
+        case .imageDataTooLong(let e): return "the image data inflates to more than the \(e) bytes the header implies"
         case .badFilter(let r, let t): return "row \(r) uses unknown filter type \(t)"
         case .tooLarge(let w, let h): return "a \(w)x\(h) image is larger than this reader accepts"
         }
@@ -145,6 +147,7 @@ public enum PNG {
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else { throw PNGError.notPNG }
         var pos = 8
         var header: (w: Int, h: Int, depth: UInt8, color: UInt8)?
+        var interlaced = false
         var palette: [UInt8]?
         var idat: [UInt8] = []
         var sawIDAT = false, sawIEND = false
@@ -177,11 +180,15 @@ public enum PNG {
                 guard data[10] == 0, data[11] == 0 else {
                     throw PNGError.badIHDR(reason: "compression \(data[10]) / filter method \(data[11])")
                 }
-                guard depth == 8 else { throw PNGError.unsupported("bit depth \(depth) (only 8 is read)") }
-                guard data[12] == 0 else { throw PNGError.unsupported("interlaced (Adam7) images") }
+                let allowed: [UInt8: [UInt8]] = [0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16]]
+                guard allowed[color]?.contains(depth) == true else {
+                    throw PNGError.badIHDR(reason: "bit depth \(depth) with color type \(color)")
+                }
+                guard data[12] <= 1 else { throw PNGError.badIHDR(reason: "interlace method \(data[12])") }
                 guard w.multipliedReportingOverflow(by: h).partialValue <= maxPixels, w <= maxPixels, h <= maxPixels else {
                     throw PNGError.tooLarge(width: w, height: h)
                 }
+                interlaced = data[12] == 1
                 header = (w, h, depth, color)
             case "PLTE":
                 guard length % 3 == 0, length > 0, length <= 768 else {
@@ -211,67 +218,121 @@ public enum PNG {
         }
         let pal = palette ?? []
         if hd.color == 3 && pal.isEmpty { throw PNGError.missingPalette }
-        let stride = hd.w * channels
-        let expected = hd.h * (stride + 1)
+        let depth = Int(hd.depth)
+        let bitsPerPixel = channels * depth
+        let bpp = max(1, bitsPerPixel / 8)  // filter distance in bytes
+        func rowBytes(_ pixels: Int) -> Int { (pixels * bitsPerPixel + 7) / 8 }
+        // (x0, y0, dx, dy) of each pass: one full pass, or the seven Adam7 passes.
+        let passes: [(Int, Int, Int, Int)] = interlaced
+            ? [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+            : [(0, 0, 1, 1)]
+        func passSize(_ p: (Int, Int, Int, Int)) -> (Int, Int) {
+            (hd.w > p.0 ? (hd.w - p.0 + p.2 - 1) / p.2 : 0, hd.h > p.1 ? (hd.h - p.1 + p.3 - 1) / p.3 : 0)
+        }
+        var expected = 0
+        for p in passes {
+            let (pw, ph) = passSize(p)
+            if pw > 0 && ph > 0 { expected += ph * (rowBytes(pw) + 1) }
+        }
         var raw = [UInt8](repeating: 0, count: expected)
         var destLen = uLongf(expected)
         let code = raw.withUnsafeMutableBufferPointer { o in
             idat.withUnsafeBufferPointer { i in uncompress(o.baseAddress, &destLen, i.baseAddress, uLong(i.count)) }
         }
-        if code == Z_BUF_ERROR && Int(destLen) == expected {
-            throw PNGError.imageDataSize(expected: expected, found: expected + 1)
-        }
+        if code == Z_BUF_ERROR && Int(destLen) == expected { throw PNGError.imageDataTooLong(expected: expected) }
         guard code == Z_OK else { throw PNGError.corruptImageData(zlibCode: code) }
         guard Int(destLen) == expected else { throw PNGError.imageDataSize(expected: expected, found: Int(destLen)) }
-        // Unfilter in place.
-        var prior = [UInt8](repeating: 0, count: stride)
+
         var rgb = [UInt8](repeating: 0, count: hd.w * hd.h * 3)
-        for y in 0..<hd.h {
-            let start = y * (stride + 1)
-            let type = raw[start]
-            var row = Array(raw[(start + 1)..<(start + 1 + stride)])
-            let bpp = channels
-            switch type {
-            case 0: break
-            case 1: for i in bpp..<stride { row[i] = row[i] &+ row[i - bpp] }
-            case 2: for i in 0..<stride { row[i] = row[i] &+ prior[i] }
-            case 3:
-                for i in 0..<stride {
-                    let a = i >= bpp ? Int(row[i - bpp]) : 0
-                    row[i] = row[i] &+ UInt8((a + Int(prior[i])) / 2)
+        var offset = 0
+        var rowIndex = 0
+        for p in passes {
+            let (pw, ph) = passSize(p)
+            guard pw > 0 && ph > 0 else { continue }
+            let stride = rowBytes(pw)
+            var prior = [UInt8](repeating: 0, count: stride)
+            for py in 0..<ph {
+                let type = raw[offset]
+                var row = Array(raw[(offset + 1)..<(offset + 1 + stride)])
+                offset += stride + 1
+                try unfilter(&row, prior: prior, type: type, bpp: bpp, rowIndex: rowIndex)
+                rowIndex += 1
+                let y = p.1 + py * p.3
+                for px in 0..<pw {
+                    let x = p.0 + px * p.2
+                    let (r, g, b) = try pixel(row, px, color: hd.color, depth: depth, channels: channels, palette: pal)
+                    let o = (y * hd.w + x) * 3
+                    rgb[o] = r; rgb[o + 1] = g; rgb[o + 2] = b
                 }
-            case 4:
-                for i in 0..<stride {
-                    let a = i >= bpp ? row[i - bpp] : 0
-                    let c = i >= bpp ? prior[i - bpp] : 0
-                    row[i] = row[i] &+ paeth(a, prior[i], c)
-                }
-            default: throw PNGError.badFilter(row: y, type: type)
+                prior = row
             }
-            let o = y * hd.w * 3
-            switch hd.color {
-            case 2: rgb.replaceSubrange(o..<(o + stride), with: row)
-            case 6, 4, 0:
-                for x in 0..<hd.w {
-                    if hd.color == 6 {
-                        rgb[o + 3 * x] = row[4 * x]; rgb[o + 3 * x + 1] = row[4 * x + 1]; rgb[o + 3 * x + 2] = row[4 * x + 2]
-                    } else {
-                        let g = row[x * channels]
-                        rgb[o + 3 * x] = g; rgb[o + 3 * x + 1] = g; rgb[o + 3 * x + 2] = g
-                    }
-                }
-            default:  // palette
-                for x in 0..<hd.w {
-                    let i = Int(row[x])
-                    guard i * 3 + 2 < pal.count else {
-                        throw PNGError.paletteIndexOutOfRange(index: i, paletteSize: pal.count / 3)
-                    }
-                    rgb[o + 3 * x] = pal[3 * i]; rgb[o + 3 * x + 1] = pal[3 * i + 1]; rgb[o + 3 * x + 2] = pal[3 * i + 2]
-                }
-            }
-            prior = row
         }
         return try RGBImage(width: hd.w, height: hd.h, pixels: rgb)
+    }
+
+    private static func unfilter(_ row: inout [UInt8], prior: [UInt8], type: UInt8, bpp: Int, rowIndex: Int) throws {
+        let n = row.count
+        switch type {
+        case 0: break
+        case 1: if n > bpp { for i in bpp..<n { row[i] = row[i] &+ row[i - bpp] } }
+        case 2: for i in 0..<n { row[i] = row[i] &+ prior[i] }
+        case 3:
+            for i in 0..<n {
+                let a = i >= bpp ? Int(row[i - bpp]) : 0
+                row[i] = row[i] &+ UInt8((a + Int(prior[i])) / 2)
+            }
+        case 4:
+            for i in 0..<n {
+                let a = i >= bpp ? row[i - bpp] : 0
+                let c = i >= bpp ? prior[i - bpp] : 0
+                row[i] = row[i] &+ paeth(a, prior[i], c)
+            }
+        default: throw PNGError.badFilter(row: rowIndex, type: type)
+        }
+    }
+
+    /// Sample `k` of a row (big-endian packing for depths below 8, two bytes for 16).
+    @inline(__always) private static func sample(_ row: [UInt8], _ k: Int, depth: Int) -> Int {
+        switch depth {
+        case 8: return Int(row[k])
+        case 16: return Int(row[2 * k]) << 8 | Int(row[2 * k + 1])
+        default:
+            let bit = k * depth
+            let shift = 8 - depth - bit % 8
+            return Int(row[bit / 8] >> UInt8(shift)) & ((1 << depth) - 1)
+        }
+    }
+
+    /// Pixel `x` of an unfiltered row as PIL's `convert("RGB")` sees it: gray of 1/2/4 bits scaled to 0...255, 16-bit
+    /// gray clipped to 255 (PIL opens it as I;16), other 16-bit samples reduced to their high byte, alpha dropped.
+    private static func pixel(_ row: [UInt8], _ x: Int, color: UInt8, depth: Int, channels: Int,
+                              palette: [UInt8]) throws -> (UInt8, UInt8, UInt8) {
+        let k = x * channels
+        func byte(_ i: Int) -> UInt8 { depth == 16 ? row[2 * i] : row[i] }
+        switch color {
+        case 0:
+            let v = sample(row, x, depth: depth)
+            let g: UInt8
+            switch depth {
+            case 1: g = v == 0 ? 0 : 255
+            case 2: g = UInt8(v * 85)
+            case 4: g = UInt8(v * 17)
+            case 16: g = UInt8(min(v, 255))
+            default: g = UInt8(v)
+            }
+            return (g, g, g)
+        case 3:
+            let i = sample(row, x, depth: depth)
+            guard i * 3 + 2 < palette.count else {
+                throw PNGError.paletteIndexOutOfRange(index: i, paletteSize: palette.count / 3)
+            }
+            return (palette[3 * i], palette[3 * i + 1], palette[3 * i + 2])
+        case 4:
+            let g = byte(k)
+            return (g, g, g)
+        default:  // 2 (RGB) and 6 (RGBA)
+            return (byte(k), byte(k + 1), byte(k + 2))
+        }
     }
 
     private static func readBE32(_ b: [UInt8], _ at: Int) -> UInt32 {
