@@ -33,7 +33,10 @@ let package = Package(
         .target(name: "CQuant", path: "Sources/CQuant",
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
         .target(name: "GGUFLike", dependencies: ["CQuant"], swiftSettings: optimize),
-        .target(name: "Model", dependencies: ["SafeTensors", "GGUFLike", "CKernels", "CZlib"],
+        // AVX2 Box-Muller of torch.randn (bit-identical to the Swift emulation: no implicit FMA contraction).
+        .target(name: "CRandom", path: "Sources/CRandom",
+                cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
+        .target(name: "Model", dependencies: ["SafeTensors", "GGUFLike", "CKernels", "CZlib", "CRandom"],
                 swiftSettings: optimize),
         .target(name: "Convert", dependencies: ["Model", "SafeTensors", "GGUFLike"], swiftSettings: optimize),
         .executableTarget(name: "cogvideo-convert",

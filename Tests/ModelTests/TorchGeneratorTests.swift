@@ -27,13 +27,24 @@ func randnMatchesTorchForSmallAndBlockEdgeSizes(count: Int) throws {
     }
 }
 
-@Test func randn65536MatchesTorchValueForValue() throws {
+@Test(arguments: [true, false])
+func randn65536MatchesTorchValueForValue(vectorized: Bool) throws {
+    // Both the C AVX2 path (when the CPU has it) and the portable Swift emulation of the same kernel.
     let file = try #require(rngFile)
     let want = try file.floats("f32.s0.n65536")
     var g = TorchGenerator(seed: 0, kernel: .avx2)
+    g.vectorized = vectorized
     let got = g.randn(65536)
     #expect(maxUlp(got, want) <= 1)
     #expect(zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count == 0, "expected bit-identical")
+}
+
+@Test func vectorizedAndPortableKernelsAgreeOnOddSizes() {
+    for n in [16, 17, 31, 33, 1001] {
+        var a = TorchGenerator(seed: UInt64(n), kernel: .avx2), b = a
+        b.vectorized = false
+        #expect(a.randn(n).map(\.bitPattern) == b.randn(n).map(\.bitPattern), "n = \(n)")
+    }
 }
 
 @Test(arguments: [(65536, UInt64(42)), (65536, (UInt64(1) << 32) + 7), (1_000_000, 0), (1_000_000, 42)])

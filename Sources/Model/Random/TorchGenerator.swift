@@ -7,6 +7,7 @@
 //   aten/src/ATen/core/DistributionsHelper.h         normal_distribution<double> (tensors of < 16 elements)
 //   aten/src/ATen/native/cpu/DistributionTemplates.h normal_fill / normal_fill_16 / normal_fill_AVX2 (>= 16)
 //   aten/src/ATen/native/cpu/avx_mathfun.h           log256_ps, sincos256_ps (the AVX2 kernel's log and sincos)
+import CRandom
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -95,6 +96,9 @@ public struct TorchGenerator: Sendable {
     /// The seed given to `manualSeed` (all 64 bits, as `torch.Generator.initial_seed()` reports).
     public private(set) var initialSeed: UInt64
     public var kernel: NormalKernel
+    /// Use the C AVX2 implementation of the `.avx2` kernel when the CPU has AVX2 and FMA (bit-identical to the Swift
+    /// emulation, which runs otherwise; tests switch this off to check the emulation too).
+    var vectorized = true
 
     /// `torch.Generator().manual_seed(seed)`; PyTorch's default generator seed is 67280421310721.
     public init(seed: UInt64 = 67_280_421_310_721, kernel: NormalKernel = .native) {
@@ -155,19 +159,12 @@ public struct TorchGenerator: Sendable {
             for i in 0..<count { buf[i] = uniformFloat() }
             n = count
         }
-        let kernel = self.kernel
-        data.withUnsafeMutableBufferPointer { d in
-            var i = 0
-            while i + 16 <= count {
-                TorchGenerator.normal16(d, at: i, kernel: kernel)
-                i += 16
-            }
-        }
+        transform(&data, from: 0, blocks: count / 16)
         if count % 16 != 0 {
             // PyTorch redraws the last 16 values (overlapping the last full block) rather than handling a tail.
             let start = count - 16
             for i in start..<count { data[i] = uniformFloat() }
-            data.withUnsafeMutableBufferPointer { TorchGenerator.normal16($0, at: start, kernel: kernel) }
+            transform(&data, from: start, blocks: 1)
         }
         return data
     }
@@ -196,6 +193,17 @@ public struct TorchGenerator: Sendable {
     }
 
     // MARK: - Box–Muller over blocks of 16 uniforms (u1 = 1 - data[j], u2 = data[j + 8])
+
+    private func transform(_ data: inout [Float], from start: Int, blocks: Int) {
+        let kernel = self.kernel, vectorized = self.vectorized
+        data.withUnsafeMutableBufferPointer { d in
+            if kernel == .avx2, vectorized, let base = d.baseAddress,
+               crandom_normal16_avx2(base + start, blocks) != 0 {
+                return
+            }
+            for b in 0..<blocks { TorchGenerator.normal16(d, at: start + 16 * b, kernel: kernel) }
+        }
+    }
 
     @inline(__always)
     private static func normal16(_ d: UnsafeMutableBufferPointer<Float>, at base: Int, kernel: NormalKernel) {

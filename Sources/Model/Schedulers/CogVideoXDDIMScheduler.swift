@@ -57,11 +57,9 @@ public struct CogVideoXDDIMScheduler: Scheduler {
         let x0 = predictOriginal(config.predictionType, sqrtAlpha: c.sqrtAlphaProdT, sqrtBeta: c.sqrtBetaProdT,
                                  sample: sample.data, output: modelOutput.data)
         let a = Float(c.a), b = Float(c.b)
-        var prev = sample
-        prev.data.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count { p[i] = a * sample.data[i] + b * x0[i] }
-        }
-        return SchedulerStepOutput(prevSample: prev, predOriginalSample: Tensor(shape: sample.shape, data: x0))
+        let prev = elementwise(sample.data, x0) { x, p in a * x + b * p }
+        return SchedulerStepOutput(prevSample: Tensor(shape: sample.shape, data: prev),
+                                   predOriginalSample: Tensor(shape: sample.shape, data: x0))
     }
 }
 
@@ -81,17 +79,41 @@ func predictOriginal(_ type: SchedulerConfig.PredictionType, sqrtAlpha: Double, 
                      sample: [Float], output: [Float]) -> [Float] {
     let sa = Float(sqrtAlpha), sb = Float(sqrtBeta)
     switch type {
-    case .vPrediction:
-        return [Float](unsafeUninitializedCapacity: sample.count) { buf, n in
-            for i in 0..<sample.count { buf[i] = sa * sample[i] - sb * output[i] }
-            n = sample.count
+    case .vPrediction: return elementwise(sample, output) { x, v in sa * x - sb * v }
+    case .epsilon: return elementwise(sample, output) { x, e in (x - sb * e) / sa }
+    case .sample: return output
+    }
+}
+
+/// out[i] = f(a[i], b[i]) over equal-length arrays (the elementwise kernels of the scheduler steps).
+@inline(__always)
+func elementwise(_ a: [Float], _ b: [Float], _ f: (Float, Float) -> Float) -> [Float] {
+    let n = min(a.count, b.count)
+    return a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            [Float](unsafeUninitializedCapacity: n) { out, count in
+                for i in 0..<n { out[i] = f(pa[i], pb[i]) }
+                count = n
+            }
         }
-    case .epsilon:
-        return [Float](unsafeUninitializedCapacity: sample.count) { buf, n in
-            for i in 0..<sample.count { buf[i] = (sample[i] - sb * output[i]) / sa }
-            n = sample.count
+    }
+}
+
+/// out[i] = f(a[i], b[i], c[i], d[i]) over equal-length arrays.
+@inline(__always)
+func elementwise(_ a: [Float], _ b: [Float], _ c: [Float], _ d: [Float],
+                 _ f: (Float, Float, Float, Float) -> Float) -> [Float] {
+    let n = min(a.count, b.count, c.count, d.count)
+    return a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            c.withUnsafeBufferPointer { pc in
+                d.withUnsafeBufferPointer { pd in
+                    [Float](unsafeUninitializedCapacity: n) { out, count in
+                        for i in 0..<n { out[i] = f(pa[i], pb[i], pc[i], pd[i]) }
+                        count = n
+                    }
+                }
+            }
         }
-    case .sample:
-        return output
     }
 }

@@ -99,17 +99,17 @@ public struct CogVideoXDPMScheduler: Scheduler {
         let x = sample.data
         var noise = generator.randn(x.count)
         let prevT = timestep - config.numTrainTimesteps / inferenceStepCount
-        var result = [Float](repeating: 0, count: x.count)
+        let result: [Float]
         if let old = oldPredOriginalSample, prevT >= 0, let m3d = c.m3, let m4d = c.m4 {
             // The first draw is discarded; diffusers draws it anyway, so the stream must advance.
             noise = generator.randn(x.count)
             let m3 = Float(m3d), m4 = Float(m4d)
-            for i in 0..<x.count {
-                let d = m3 * x0[i] - m4 * old.data[i]
-                result[i] = (m1 * x[i] - m2 * d) + sigma * noise[i]
+            result = elementwise(x, x0, old.data, noise) { xt, p, o, e in
+                let d = m3 * p - m4 * o
+                return (m1 * xt - m2 * d) + sigma * e
             }
         } else {
-            for i in 0..<x.count { result[i] = (m1 * x[i] - m2 * x0[i]) + sigma * noise[i] }
+            result = elementwise(x, x0, noise, noise) { xt, p, e, _ in (m1 * xt - m2 * p) + sigma * e }
         }
         return SchedulerStepOutput(prevSample: Tensor(shape: sample.shape, data: result),
                                    predOriginalSample: Tensor(shape: sample.shape, data: x0))

@@ -54,9 +54,7 @@ extension Scheduler {
         let a = Float(alphasCumprod[timestep])
         let sa = a.squareRoot()
         let so = (1 - a).squareRoot()
-        var out = original
-        for i in 0..<out.count { out.data[i] = sa * original.data[i] + so * noise.data[i] }
-        return out
+        return Tensor(shape: original.shape, data: elementwise(original.data, noise.data) { x, e in sa * x + so * e })
     }
 }
 
