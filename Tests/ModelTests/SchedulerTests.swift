@@ -1,6 +1,7 @@
 import Foundation
 import SafeTensors
 import Testing
+import GGUFLike
 @testable import Model
 
 // Parity with diffusers' CogVideoXDDIMScheduler / CogVideoXDPMScheduler (fixtures/schedulers, written by
@@ -213,4 +214,23 @@ private func stepCases() throws -> [StepCase] {
     #expect(throws: SchedulerError.notAnObject(found: "array")) { try SchedulerConfig(jsonText: "[]") }
     #expect(throws: SchedulerError.self) { try SchedulerConfig(jsonText: #"{"beta_start": 0.5, "beta_end": 0.1}"#) }
     #expect(throws: SchedulerError.self) { try SchedulerConfig(jsonText: "{") }
+}
+
+@Test func configIsReadFromTheGGUFPipelineMetadata() throws {
+    let dir = ScratchFolder()
+    let text = try #require(FileManager.default.contents(
+        atPath: modelFixtures + "/tiny/cogvideox-2b/scheduler/scheduler_config.json"))
+    var w = try GGUFWriter(architecture: CogVideoXGGUFKeys.architecture)
+    try w.set(CogVideoXGGUFKeys.schedulerConfig, .string(String(decoding: text, as: UTF8.self)))
+    try w.addTensor(name: "transformer.x", shape: [1], type: .f32, bytes: [0, 0, 0, 0])
+    try w.write(to: dir.path("p.gguf"))
+    let c = try SchedulerConfig(gguf: try GGUFFile(path: dir.path("p.gguf")))
+    #expect(c.snrShiftScale == 3 && c.predictionType == .vPrediction && c.className == "CogVideoXDDIMScheduler")
+
+    var bare = try GGUFWriter(architecture: CogVideoXGGUFKeys.architecture)
+    try bare.addTensor(name: "transformer.x", shape: [1], type: .f32, bytes: [0, 0, 0, 0])
+    try bare.write(to: dir.path("bare.gguf"))
+    #expect(throws: SchedulerError.missingMetadata(key: CogVideoXGGUFKeys.schedulerConfig)) {
+        try SchedulerConfig(gguf: try GGUFFile(path: dir.path("bare.gguf")))
+    }
 }
