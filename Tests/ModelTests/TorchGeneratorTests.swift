@@ -112,3 +112,24 @@ func scalarKernelMatchesTorchDefaultCapability(count: Int) throws {
     g.manualSeed(5)
     #expect(g.randn(3) == first)
 }
+
+@Test func halfPrecisionDrawsMatchTorchForLatentSizes() throws {
+    let file = try #require(rngFile)
+    for (name, precision) in [("f16", TorchGenerator.ReducedPrecision.float16), ("bf16", .bfloat16)] {
+        var g = TorchGenerator(seed: 42)
+        let drawn = g.randn(1584, roundedTo: precision)
+        let got = try #require(drawn)
+        #expect(got.map(\.bitPattern) == (try file.floats("\(name).s42.n1584")).map(\.bitPattern), "\(name)")
+    }
+    var g = TorchGenerator(seed: 1)
+    #expect(g.randn(17, roundedTo: .bfloat16) == nil)
+    #expect(g.randn(16) == TorchGenerator(seed: 1).randnCopy(16), "a refused draw must not consume the stream")
+    // Values from torch's own conversions: a float16 subnormal, overflow, and a bfloat16 tie.
+    #expect(TorchGenerator.round(1e-7, to: .float16) == 0x1p-23)
+    #expect(TorchGenerator.round(65520, to: .float16) == .infinity)
+    #expect(TorchGenerator.round(1.00390625, to: .bfloat16) == 1)  // halfway: ties to even
+}
+
+private extension TorchGenerator {
+    func randnCopy(_ n: Int) -> [Float] { var c = self; return c.randn(n) }
+}

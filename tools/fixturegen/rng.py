@@ -7,6 +7,7 @@ uses on AVX2 and AVX-512 machines alike), metadata "torch" = version:
   f32.s{seed}.n{n}.idx/.val   for long draws: every STRIDE-th value plus the first and last EDGE values
   f32.s{seed}.n{n}.sum        float64 sum of all n values (shape [1])
   f64.s0.n{n}                 torch.randn(n, dtype=float64), full
+  f16.s42.n1584 / bf16.s42.n1584  torch.randn(1584, dtype=float16 / bfloat16) as float32 (a 16-channel latent size)
   seq.s1234                   one generator, shapes SEQ_SHAPES drawn in order (float32 unless listed in
                               SEQ_F64), all values concatenated as float64 (exact for float32 values)
   scalar.f32.s0.n{n}          the same draws with ATEN_CPU_CAPABILITY=default (the scalar libm kernel that
@@ -65,6 +66,9 @@ def generate(root):
     for n in [1, 5, 16, 17, 1000]:
         g = torch.Generator().manual_seed(0)
         out[f"f64.s0.n{n}"] = torch.randn(n, generator=g, dtype=torch.float64).numpy()
+    for name, dt in (("f16", torch.float16), ("bf16", torch.bfloat16)):
+        g = torch.Generator().manual_seed(42)
+        out[f"{name}.s42.n1584"] = torch.randn(1584, generator=g, dtype=dt).float().numpy()
     g = torch.Generator().manual_seed(1234)
     seq = []
     for i, shape in enumerate(SEQ_SHAPES):
