@@ -8,7 +8,7 @@ struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the T5 token ids (and pieces) of a prompt, as the pipeline feeds them to the text encoder.",
         discussion: """
-            SRC is a spiece.model file, a tokenizer folder, a pipeline folder (its tokenizer/) or our .gguf file \
+            SRC is a spiece.model or tokenizer.json file, a tokenizer folder, a pipeline folder (its tokenizer/) or our .gguf file \
             (its embedded tokenizer). With --max-length the ids are truncated to N−1 pieces + </s> and padded with \
             <pad> to N, as diffusers does with N = 226.
 
@@ -25,6 +25,9 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Print JSON with the ids and pieces.")
     var json = false
 
+    @Flag(help: "Encode as the sentencepiece library does instead of transformers' T5Tokenizer (they differ on a few inputs).")
+    var sentencepiece = false
+
     @Argument(help: "The prompt.")
     var prompt: String
 
@@ -33,7 +36,7 @@ struct Tokenize: ParsableCommand {
     }
 
     func run() throws {
-        let tok = try Tokenize.load(model)
+        let tok = try Tokenize.load(model, compatibility: sentencepiece ? .sentencepiece : .transformers)
         let tokens = tok.encode(prompt, maxLength: maxLength)
         if json {
             print(JSONValue.object(JSONObject([("ids", .array(tokens.map { .int(Int64($0.id)) })),
@@ -45,14 +48,14 @@ struct Tokenize: ParsableCommand {
     }
 
     /// A tokenizer from any of the accepted sources.
-    static func load(_ path: String) throws -> T5Tokenizer {
+    static func load(_ path: String, compatibility: T5Tokenizer.Compatibility = .transformers) throws -> T5Tokenizer {
         if path.hasSuffix(".gguf") {
             let f = try GGUFFile(path: path)
             guard let bytes = f[CogVideoXGGUFKeys.spieceModel]?.bytes else {
                 throw CommandFailure("\(path) has no embedded tokenizer (\(CogVideoXGGUFKeys.spieceModel))")
             }
-            return try T5Tokenizer(model: SentencePieceModel(bytes: bytes))
+            return try T5Tokenizer(model: SentencePieceModel(bytes: bytes), compatibility: compatibility)
         }
-        return try T5Tokenizer(path: path)
+        return try T5Tokenizer(path: path, compatibility: compatibility)
     }
 }

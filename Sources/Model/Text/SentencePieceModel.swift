@@ -12,6 +12,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case noPieces
     case missingSpecialToken(String)
     case notFound(String)
+    case malformedTokenizerJSON(String)
+    case unsupportedTokenizerJSON(String)
 
     public var description: String {
         switch self {
@@ -23,7 +25,9 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
         case .brokenCharsMap(let r): return "spiece.model: the precompiled normalization map is broken: \(r)"
         case .noPieces: return "spiece.model holds no pieces"
         case .missingSpecialToken(let t): return "the tokenizer has no \(t) token"
-        case .notFound(let p): return "no tokenizer model (spiece.model) in \(p)"
+        case .notFound(let p): return "no tokenizer model (spiece.model or tokenizer.json) in \(p)"
+        case .malformedTokenizerJSON(let r): return "tokenizer.json is malformed: \(r)"
+        case .unsupportedTokenizerJSON(let r): return "tokenizer.json uses \(r), which this tokenizer does not implement"
         }
     }
 }
@@ -49,6 +53,9 @@ public struct SentencePieceModel: Sendable {
     public var removeExtraWhitespaces = true
     public var escapeWhitespaces = true
     public var precompiledCharsMap: [UInt8] = []
+
+    /// An empty model, filled field by field (tokenizer.json).
+    init() {}
 
     /// Parses a serialized ModelProto.
     public init(bytes: [UInt8]) throws {

@@ -5,6 +5,8 @@
 struct SentencePieceNormalizer: Sendable {
     let units: [UInt32]
     let pool: [UInt8]
+    /// The precompiled charsmap as stored (size + units + pool).
+    let blob: [UInt8]
     let addDummyPrefix: Bool
     let removeExtraWhitespaces: Bool
     let escapeWhitespaces: Bool
@@ -15,17 +17,33 @@ struct SentencePieceNormalizer: Sendable {
         removeExtraWhitespaces = m.removeExtraWhitespaces
         escapeWhitespaces = m.escapeWhitespaces
         treatWhitespaceAsSuffix = m.treatWhitespaceAsSuffix
-        let blob = m.precompiledCharsMap
-        if blob.isEmpty { units = []; pool = []; return }
+        blob = m.precompiledCharsMap
+        (units, pool) = try SentencePieceNormalizer.parse(blob)
+    }
+
+    /// Only the charsmap (tokenizers' `Precompiled` normalizer); the whitespace options keep sentencepiece's
+    /// defaults and are not used by `normalizeGraphemes`.
+    init(charsMap: [UInt8]) throws {
+        addDummyPrefix = true
+        removeExtraWhitespaces = true
+        escapeWhitespaces = true
+        treatWhitespaceAsSuffix = false
+        blob = charsMap
+        (units, pool) = try SentencePieceNormalizer.parse(charsMap)
+    }
+
+    /// Splits the blob: little-endian uint32 trie size, the darts-clone units, the NUL-terminated string pool.
+    static func parse(_ blob: [UInt8]) throws -> ([UInt32], [UInt8]) {
+        if blob.isEmpty { return ([], []) }
         guard blob.count > 4 else { throw TokenizerError.brokenCharsMap("shorter than its size field") }
         let size = Int(UInt32(blob[0]) | UInt32(blob[1]) << 8 | UInt32(blob[2]) << 16 | UInt32(blob[3]) << 24)
         guard size < blob.count - 4 + 1, size % 4 == 0, 4 + size <= blob.count else {
             throw TokenizerError.brokenCharsMap("trie size \(size) exceeds the blob of \(blob.count) bytes")
         }
-        units = stride(from: 4, to: 4 + size, by: 4).map {
+        let units = stride(from: 4, to: 4 + size, by: 4).map {
             UInt32(blob[$0]) | UInt32(blob[$0 + 1]) << 8 | UInt32(blob[$0 + 2]) << 16 | UInt32(blob[$0 + 3]) << 24
         }
-        pool = Array(blob[(4 + size)...])
+        return (units, Array(blob[(4 + size)...]))
     }
 
     /// darts-clone `commonPrefixSearch`: (value, length) of every key that is a prefix of `key[start...]`.
