@@ -18,11 +18,8 @@ public struct T5Config: Sendable, Equatable {
 
     /// Reads config.json; absent fields take transformers' defaults, wrong types throw naming the key.
     public init(json: JSONValue) throws {
-        func int(_ k: String, _ d: Int) throws -> Int {
-            guard let v = json[k], !v.isNull else { return d }
-            guard let i = v.int else { throw ConfigError.wrongType(key: k, expected: "integer", found: v.kindName) }
-            return i
-        }
+        let c = ConfigReader(json)
+        let int = c.int
         vocabSize = try int("vocab_size", 32128)
         dModel = try int("d_model", 512)
         dKV = try int("d_kv", 64)
@@ -31,11 +28,8 @@ public struct T5Config: Sendable, Equatable {
         numHeads = try int("num_heads", 8)
         relativeAttentionNumBuckets = try int("relative_attention_num_buckets", 32)
         relativeAttentionMaxDistance = try int("relative_attention_max_distance", 128)
-        if let e = json["layer_norm_epsilon"]?.double { layerNormEpsilon = Float(e) }
-        if let f = json["feed_forward_proj"] {
-            guard let s = f.string else { throw ConfigError.wrongType(key: "feed_forward_proj", expected: "string", found: f.kindName) }
-            feedForwardProj = s
-        }
+        layerNormEpsilon = Float(try c.double("layer_norm_epsilon", Double(layerNormEpsilon)))
+        feedForwardProj = try c.string("feed_forward_proj", feedForwardProj)
         guard ["gated-gelu", "relu", "gated-relu", "gelu"].contains(feedForwardProj) else {
             throw ConfigError.invalidValue(key: "feed_forward_proj", reason: "'\(feedForwardProj)' is not supported")
         }

@@ -34,31 +34,8 @@ public struct CogVideoXTransformerConfig: Sendable, Equatable {
     public init() {}
 
     public init(json: JSONValue) throws {
-        func int(_ k: String, _ d: Int) throws -> Int {
-            guard let v = json[k], !v.isNull else { return d }
-            guard let i = v.int else { throw ConfigError.wrongType(key: k, expected: "integer", found: v.kindName) }
-            return i
-        }
-        func optionalInt(_ k: String) throws -> Int? {
-            guard let v = json[k], !v.isNull else { return nil }
-            guard let i = v.int else { throw ConfigError.wrongType(key: k, expected: "integer or null", found: v.kindName) }
-            return i
-        }
-        func bool(_ k: String, _ d: Bool) throws -> Bool {
-            guard let v = json[k], !v.isNull else { return d }
-            guard let b = v.bool else { throw ConfigError.wrongType(key: k, expected: "boolean", found: v.kindName) }
-            return b
-        }
-        func double(_ k: String, _ d: Double) throws -> Double {
-            guard let v = json[k], !v.isNull else { return d }
-            guard let x = v.double else { throw ConfigError.wrongType(key: k, expected: "number", found: v.kindName) }
-            return x
-        }
-        func string(_ k: String, _ d: String) throws -> String {
-            guard let v = json[k], !v.isNull else { return d }
-            guard let s = v.string else { throw ConfigError.wrongType(key: k, expected: "string", found: v.kindName) }
-            return s
-        }
+        let c = ConfigReader(json)
+        let int = c.int, optionalInt = c.optionalInt, bool = c.bool, double = c.double, string = c.string
         numAttentionHeads = try int("num_attention_heads", 30)
         attentionHeadDim = try int("attention_head_dim", 64)
         inChannels = try int("in_channels", 16)

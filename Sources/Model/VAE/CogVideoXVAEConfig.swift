@@ -20,11 +20,8 @@ public struct CogVideoXVAEConfig: Sendable, Equatable {
     public init() {}
 
     public init(json: JSONValue) throws {
-        func int(_ k: String, _ d: Int) throws -> Int {
-            guard let v = json[k], !v.isNull else { return d }
-            guard let i = v.int else { throw ConfigError.wrongType(key: k, expected: "integer", found: v.kindName) }
-            return i
-        }
+        let c = ConfigReader(json)
+        let int = c.int
         inChannels = try int("in_channels", 3)
         outChannels = try int("out_channels", 3)
         if let v = json["block_out_channels"], !v.isNull {
@@ -35,15 +32,15 @@ public struct CogVideoXVAEConfig: Sendable, Equatable {
         }
         latentChannels = try int("latent_channels", 16)
         layersPerBlock = try int("layers_per_block", 3)
-        if let e = json["norm_eps"]?.double { normEps = Float(e) }
+        normEps = Float(try c.double("norm_eps", Double(normEps)))
         normNumGroups = try int("norm_num_groups", 32)
-        if let t = json["temporal_compression_ratio"]?.double { temporalCompressionRatio = Int(t) }
+        temporalCompressionRatio = Int(try c.double("temporal_compression_ratio", Double(temporalCompressionRatio)))
         sampleHeight = try int("sample_height", 480)
         sampleWidth = try int("sample_width", 720)
-        if let s = json["scaling_factor"]?.double { scalingFactor = s }
-        invertScaleLatents = json["invert_scale_latents"]?.bool ?? false
-        useQuantConv = json["use_quant_conv"]?.bool ?? false
-        usePostQuantConv = json["use_post_quant_conv"]?.bool ?? false
+        scalingFactor = try c.double("scaling_factor", scalingFactor)
+        invertScaleLatents = try c.bool("invert_scale_latents", false)
+        useQuantConv = try c.bool("use_quant_conv", false)
+        usePostQuantConv = try c.bool("use_post_quant_conv", false)
         if useQuantConv || usePostQuantConv {
             throw ConfigError.invalidValue(key: useQuantConv ? "use_quant_conv" : "use_post_quant_conv",
                                            reason: "quant convs are not used by any CogVideoX VAE and are not supported")
