@@ -7,5 +7,6 @@ enum BenchmarkRegistry {
         "gemm": benchGEMM,
         "attention": benchAttention,
         "randn": benchRandnScheduler,
+        "t5": benchT5,
     ]
 }
