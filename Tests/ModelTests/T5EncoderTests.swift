@@ -28,6 +28,7 @@ func t5EncoderMatchesTransformersInFP32(_ name: String) throws {
     let expected = try ref.floats("output.\(name)")
     #expect(out.shape == ref.info("output.\(name)")!.shape)
     let err = relativeMaxError(out.data, expected)
+    print("T5 fp32 \(name): max |swift − transformers| / max |ref| = \(err)")
     #expect(err <= 1e-4, "max |swift − transformers| / max |ref| = \(err)")
 }
 
