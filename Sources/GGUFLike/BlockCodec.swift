@@ -31,6 +31,12 @@ public enum BlockCodec {
 
     /// Encodes `src` (fp32, a whole number of blocks) as `type` into `dst` (exactly `type.byteCount(src.count)` bytes).
     public static func quantize(_ type: GGMLType, _ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableRawBufferPointer) throws {
+        try encode(type, src, into: dst, simd: true)
+    }
+
+    /// `quantize`, optionally without the AVX-512 kernels (`simd: false` runs the portable Swift code, which
+    /// CPUs without AVX-512 use; the tests check both against gguf-py).
+    static func encode(_ type: GGMLType, _ src: UnsafeBufferPointer<Float>, into dst: UnsafeMutableRawBufferPointer, simd: Bool) throws {
         let n = src.count
         guard n % type.blockSize == 0 else { throw BlockCodecError.notWholeBlocks(type: type, count: n) }
         guard type.byteCount(elements: n) == dst.count else { throw BlockCodecError.sizeMismatch(type: type, elements: n, bytes: dst.count) }
@@ -40,16 +46,16 @@ public enum BlockCodec {
         case .f32: d.copyMemory(from: s, byteCount: n * 4)
         case .f16:
             let o = d.assumingMemoryBound(to: UInt16.self)
-            if cq_f32_to_f16(s, o, n) == 0 { for i in 0..<n { o[i] = Float16(s[i]).bitPattern.littleEndian } }
+            if !simd || cq_f32_to_f16(s, o, n) == 0 { for i in 0..<n { o[i] = Float16(s[i]).bitPattern.littleEndian } }
         case .bf16:
             let o = d.assumingMemoryBound(to: UInt16.self)
             for i in 0..<n { o[i] = bf16Bits(s[i]).littleEndian }
         case .q8_0:
-            if cq_quantize_q8_0(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
+            if !simd || cq_quantize_q8_0(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
                 for b in 0..<blocks { Q8_0.quantize(s + 32 * b, d + 34 * b) }
             }
         case .q4_0:
-            if cq_quantize_q4_0(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
+            if !simd || cq_quantize_q4_0(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
                 for b in 0..<blocks { Q4_0.quantize(s + 32 * b, d + 18 * b) }
             }
         case .q4_1: for b in 0..<blocks { Q4_1.quantize(s + 32 * b, d + 20 * b) }
@@ -61,6 +67,11 @@ public enum BlockCodec {
 
     /// Decodes `src` (`type`-encoded, a whole number of blocks) into fp32 `dst`.
     public static func dequantize(_ type: GGMLType, _ src: UnsafeRawBufferPointer, into dst: UnsafeMutableBufferPointer<Float>) throws {
+        try decode(type, src, into: dst, simd: true)
+    }
+
+    /// `dequantize`, optionally without the AVX-512 kernels (see `encode`).
+    static func decode(_ type: GGMLType, _ src: UnsafeRawBufferPointer, into dst: UnsafeMutableBufferPointer<Float>, simd: Bool) throws {
         let n = dst.count
         guard n % type.blockSize == 0 else { throw BlockCodecError.notWholeBlocks(type: type, count: n) }
         guard type.byteCount(elements: n) == src.count else { throw BlockCodecError.sizeMismatch(type: type, elements: n, bytes: src.count) }
@@ -69,19 +80,19 @@ public enum BlockCodec {
         switch type {
         case .f32: UnsafeMutableRawPointer(d).copyMemory(from: s, byteCount: n * 4)
         case .f16:
-            if cq_f16_to_f32(s.assumingMemoryBound(to: UInt16.self), d, n) == 0 {
+            if !simd || cq_f16_to_f32(s.assumingMemoryBound(to: UInt16.self), d, n) == 0 {
                 for i in 0..<n { d[i] = Float(Float16(bitPattern: UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
             }
         case .bf16:
-            if cq_bf16_to_f32(s.assumingMemoryBound(to: UInt16.self), d, n) == 0 {
+            if !simd || cq_bf16_to_f32(s.assumingMemoryBound(to: UInt16.self), d, n) == 0 {
                 for i in 0..<n { d[i] = Float(bitPattern: UInt32(UInt16(littleEndian: s.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
             }
         case .q8_0:
-            if cq_dequantize_q8_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+            if !simd || cq_dequantize_q8_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
                 for b in 0..<blocks { Q8_0.dequantize(s + 34 * b, d + 32 * b) }
             }
         case .q4_0:
-            if cq_dequantize_q4_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+            if !simd || cq_dequantize_q4_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
                 for b in 0..<blocks { Q4_0.dequantize(s + 18 * b, d + 32 * b) }
             }
         case .q4_1: for b in 0..<blocks { Q4_1.dequantize(s + 20 * b, d + 32 * b) }
@@ -135,10 +146,35 @@ public enum BlockCodec {
     return x < 0 ? -r : (x > 0 ? r : 0)
 }
 
+/// numpy's `float32.astype(uint8/int8)` on x86 (what gguf-py's quantizers do before clipping): truncation through a
+/// 32-bit integer conversion (cvttss2si), keeping the low byte. NaN, ±inf and values outside Int32 become
+/// 0x80000000, whose low byte is 0. They occur when a block's scale is subnormal (1/d = inf) or when max − min
+/// overflows; Swift's `UInt8(_: Float)` would trap there instead.
+@inline(__always) func npLowByte(_ v: Float) -> UInt8 {
+    guard v > -2_147_483_904, v < 2_147_483_648 else { return 0 }  // NaN fails both comparisons
+    return UInt8(truncatingIfNeeded: Int32(v))
+}
+
 /// Index of the first element with the largest magnitude (numpy `argmax(abs)`).
 @inline(__always) func signedAbsMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var best = x[0]
     var bestAbs = abs(x[0])
     for i in 1..<n where abs(x[i]) > bestAbs { best = x[i]; bestAbs = abs(x[i]) }
     return best
+}
+
+// MARK: - Row API
+
+extension GGMLType {
+    /// Decodes one stored row (or any whole number of blocks) of this type into fp32 `into`; `row` holds exactly
+    /// `byteCount(elements: into.count)` bytes. Allocation-free: the engine calls it per weight panel.
+    @inlinable public func dequantize(row: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<Float>) throws {
+        try BlockCodec.dequantize(self, row, into: out)
+    }
+
+    /// Encodes one fp32 row (a whole number of blocks) as this type into `into`
+    /// (exactly `byteCount(elements: row.count)` bytes), bit-exact with gguf-py. Allocation-free.
+    @inlinable public func quantize(row: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer) throws {
+        try BlockCodec.quantize(self, row, into: out)
+    }
 }

@@ -44,28 +44,55 @@ public struct GGUFWriter {
     }
 
     /// Adds a tensor of PyTorch-order `shape`, stored as `type`, whose bytes `produce` writes at write time.
+    /// Every check happens before anything is recorded, so a refused tensor leaves the writer unchanged.
     public mutating func addTensor(name: String, shape: [Int], type: GGMLType, produce: @escaping Producer) throws {
-        guard names.insert(name).inserted else { throw GGUFError.duplicateTensorName(name) }
-        var stored = shape.isEmpty ? [1] : shape
-        if stored.count > GGUFFile.maxDims {
-            let lead = stored.prefix(stored.count - GGUFFile.maxDims + 1).reduce(1, *)
-            stored = [lead] + stored.suffix(GGUFFile.maxDims - 1)
-            try set("comfy.gguf.orig_shape." + name, .array(.int32, shape.map { .int32(Int32(clamping: $0)) }))
+        let (ne, bytes) = try storedLayout(name: name, shape: shape, type: type)
+        if shape.count > GGUFFile.maxDims {
+            try set(CogVideoXGGUFKeys.origShapePrefix + name, .array(.int32, shape.map { .int32(Int32($0)) }))
         }
-        let ne = Array(stored.reversed())
-        guard ne[0] % type.blockSize == 0 else { throw GGUFError.rowNotWholeBlocks(tensor: name, type: type, rowLength: ne[0]) }
-        guard let bytes = type.byteCount(elements: ne.reduce(1, *)) else {
-            throw GGUFError.invalidDimension(tensor: name, dims: ne.map { UInt64(max(0, $0)) })
-        }
+        names.insert(name)
         entries.append(Entry(name: name, ne: ne, type: type, byteCount: bytes, produce: produce))
     }
 
-    /// Adds a tensor from bytes already encoded as `type`.
+    /// Adds a tensor from bytes already encoded as `type` (exactly the tensor's byte size).
     public mutating func addTensor(name: String, shape: [Int], type: GGMLType, bytes: [UInt8]) throws {
-        try addTensor(name: name, shape: shape, type: type) { emit in try bytes.withUnsafeBytes { try emit($0) } }
-        if let e = entries.last, e.byteCount != bytes.count {
-            throw GGUFError.tensorDataSizeMismatch(tensor: name, expected: e.byteCount, found: bytes.count)
+        let (_, expected) = try storedLayout(name: name, shape: shape, type: type)
+        guard bytes.count == expected else {
+            throw GGUFError.tensorDataSizeMismatch(tensor: name, expected: expected, found: bytes.count)
         }
+        try addTensor(name: name, shape: shape, type: type) { emit in try bytes.withUnsafeBytes { try emit($0) } }
+    }
+
+    /// GGUF dims (`ne`, at most 4: leading PyTorch dims merged) and byte size of a tensor, after every check.
+    private func storedLayout(name: String, shape: [Int], type: GGMLType) throws -> (ne: [Int], bytes: Int) {
+        guard !names.contains(name) else { throw GGUFError.duplicateTensorName(name) }
+        let dims = shape.map { UInt64(clamping: $0) }
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw GGUFError.invalidDimension(tensor: name, dims: dims) }
+        var stored = shape.isEmpty ? [1] : shape
+        if stored.count > GGUFFile.maxDims {
+            // The original shape goes into an ARRAY of INT32 (what ComfyUI-GGUF's loader accepts).
+            guard shape.allSatisfy({ $0 <= Int(Int32.max) }) else { throw GGUFError.invalidDimension(tensor: name, dims: dims) }
+            guard !keys.contains(CogVideoXGGUFKeys.origShapePrefix + name) else {
+                throw GGUFError.duplicateKey(CogVideoXGGUFKeys.origShapePrefix + name)
+            }
+            var lead = 1
+            for d in stored.prefix(stored.count - GGUFFile.maxDims + 1) {
+                let (p, o) = lead.multipliedReportingOverflow(by: d)
+                guard !o else { throw GGUFError.invalidDimension(tensor: name, dims: dims) }
+                lead = p
+            }
+            stored = [lead] + stored.suffix(GGUFFile.maxDims - 1)
+        }
+        let ne = Array(stored.reversed())
+        guard ne[0] % type.blockSize == 0 else { throw GGUFError.rowNotWholeBlocks(tensor: name, type: type, rowLength: ne[0]) }
+        var count = 1
+        for d in ne {
+            let (p, o) = count.multipliedReportingOverflow(by: d)
+            guard !o else { throw GGUFError.invalidDimension(tensor: name, dims: dims) }
+            count = p
+        }
+        guard let bytes = type.byteCount(elements: count) else { throw GGUFError.invalidDimension(tensor: name, dims: dims) }
+        return (ne, bytes)
     }
 
     /// Number of tensors added.

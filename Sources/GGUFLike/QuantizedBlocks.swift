@@ -11,7 +11,7 @@ public enum Q8_0 {
         let id: Float = d == 0 ? 0 : 1 / d
         storeF16(d, out)
         let q = (out + 2).assumingMemoryBound(to: Int8.self)
-        for i in 0..<32 { q[i] = Int8(roundHalfAway(x[i] * id)) }
+        for i in 0..<32 { q[i] = Int8(bitPattern: npLowByte(roundHalfAway(x[i] * id))) }
     }
 
     @inline(__always) public static func dequantize(_ b: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
@@ -30,8 +30,8 @@ public enum Q4_0 {
         storeF16(d, out)
         let qs = (out + 2).assumingMemoryBound(to: UInt8.self)
         for j in 0..<16 {
-            let q0 = UInt8(min(15, (x[j] * id + 8.5).rounded(.towardZero)))
-            let q1 = UInt8(min(15, (x[j + 16] * id + 8.5).rounded(.towardZero)))
+            let q0 = min(15, npLowByte((x[j] * id + 8.5).rounded(.towardZero)))
+            let q1 = min(15, npLowByte((x[j + 16] * id + 8.5).rounded(.towardZero)))
             qs[j] = q0 | (q1 << 4)
         }
     }
@@ -57,8 +57,8 @@ public enum Q4_1 {
         storeF16(lo, out + 2)
         let qs = (out + 4).assumingMemoryBound(to: UInt8.self)
         for j in 0..<16 {
-            let q0 = UInt8(min(15, ((x[j] - lo) * id + 0.5).rounded(.towardZero)))
-            let q1 = UInt8(min(15, ((x[j + 16] - lo) * id + 0.5).rounded(.towardZero)))
+            let q0 = min(15, npLowByte(((x[j] - lo) * id + 0.5).rounded(.towardZero)))
+            let q1 = min(15, npLowByte(((x[j + 16] - lo) * id + 0.5).rounded(.towardZero)))
             qs[j] = q0 | (q1 << 4)
         }
     }
@@ -83,8 +83,8 @@ public enum Q5_0 {
         var qh: UInt32 = 0
         let qs = (out + 6).assumingMemoryBound(to: UInt8.self)
         for j in 0..<16 {
-            let q0 = UInt8(min(31, (x[j] * id + 16.5).rounded(.towardZero)))
-            let q1 = UInt8(min(31, (x[j + 16] * id + 16.5).rounded(.towardZero)))
+            let q0 = min(31, npLowByte((x[j] * id + 16.5).rounded(.towardZero)))
+            let q1 = min(31, npLowByte((x[j + 16] * id + 16.5).rounded(.towardZero)))
             qs[j] = (q0 & 0x0F) | ((q1 & 0x0F) << 4)
             qh |= UInt32(q0 >> 4) << UInt32(j)
             qh |= UInt32(q1 >> 4) << UInt32(j + 16)
@@ -117,8 +117,8 @@ public enum Q5_1 {
         var qh: UInt32 = 0
         let qs = (out + 8).assumingMemoryBound(to: UInt8.self)
         for j in 0..<16 {
-            let q0 = UInt8(min(31, ((x[j] - lo) * id + 0.5).rounded(.towardZero)))
-            let q1 = UInt8(min(31, ((x[j + 16] - lo) * id + 0.5).rounded(.towardZero)))
+            let q0 = min(31, npLowByte(((x[j] - lo) * id + 0.5).rounded(.towardZero)))
+            let q1 = min(31, npLowByte(((x[j + 16] - lo) * id + 0.5).rounded(.towardZero)))
             qs[j] = (q0 & 0x0F) | ((q1 & 0x0F) << 4)
             qh |= UInt32(q0 >> 4) << UInt32(j)
             qh |= UInt32(q1 >> 4) << UInt32(j + 16)

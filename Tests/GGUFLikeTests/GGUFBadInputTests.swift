@@ -15,8 +15,8 @@ private struct Builder {
     mutating func data(_ n: Int) { b.pad(to: 32); b.bytes += [UInt8](repeating: 0, count: n); b.pad(to: 32) }
 }
 
-private func open(_ bytes: [UInt8]) throws -> GGUFFile {
-    let folder = TempFolder()
+private func open(_ bytes: [UInt8], in folder: TempFolder? = nil) throws -> GGUFFile {
+    let folder = folder ?? TempFolder()
     let p = folder.write("t.gguf", bytes)
     return try withExtendedLifetime(folder) { try GGUFFile(path: p) }
 }
@@ -171,14 +171,17 @@ private func expectError(_ bytes: [UInt8], _ expected: GGUFError, sourceLocation
     #expect(!valid.isEmpty)
     var rejected = 0
     for cut in 0..<valid.count where cut < 400 {
-        do { _ = try open(Array(valid[..<cut])) } catch is GGUFError { rejected += 1 }
+        do { _ = try open(Array(valid[..<cut]), in: folder) } catch is GGUFError { rejected += 1 }
     }
     #expect(rejected >= 300)  // everything up to the end of the data section must be rejected
     var rng = SystemRandomNumberGenerator()
     for _ in 0..<2000 {
         var b = valid
         for _ in 0..<3 { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-        _ = try? open(b)  // must not crash; any outcome is a typed error or a valid file
+        // Must not crash: any outcome is a typed error or a valid file whose tensors all decode.
+        if let f = try? open(b, in: folder) {
+            for t in f.tensors where BlockCodec.dequantizable.contains(t.type) { #expect(throws: Never.self) { _ = try f.floats(t.name) } }
+        }
     }
 }
 

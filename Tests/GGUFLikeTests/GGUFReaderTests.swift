@@ -1,3 +1,4 @@
+import Foundation
 import SafeTensors
 import Testing
 @testable import GGUFLike
@@ -85,4 +86,55 @@ private let reference = fixturesPath + "/gguf/reference.gguf"
         try w.addTensor(name: "r", shape: [2, 30], type: .q4_0, bytes: [])
     }
     #expect(throws: GGUFError.invalidAlignment("24 is not a power of two")) { try GGUFWriter(architecture: "x", alignment: 24) }
+}
+
+@Test func aRefusedTensorLeavesTheWriterUnchanged() throws {
+    var w = try GGUFWriter(architecture: "x")
+    #expect(throws: GGUFError.tensorDataSizeMismatch(tensor: "t", expected: 34, found: 33)) {
+        try w.addTensor(name: "t", shape: [32], type: .q8_0, bytes: [UInt8](repeating: 0, count: 33))
+    }
+    #expect(throws: GGUFError.invalidDimension(tensor: "big", dims: [1, 1, 1, 1, 1 << 31])) {
+        try w.addTensor(name: "big", shape: [1, 1, 1, 1, 1 << 31], type: .f32, bytes: [])
+    }
+    #expect(throws: GGUFError.invalidDimension(tensor: "neg", dims: [2, 0])) {
+        try w.addTensor(name: "neg", shape: [2, -1], type: .f32, bytes: [])
+    }
+    #expect(w.tensorCount == 0)
+    #expect(w.metadata.count == 1)  // only general.architecture: no orphaned orig_shape key
+    try w.addTensor(name: "t", shape: [32], type: .q8_0, bytes: [UInt8](repeating: 0, count: 34))
+    #expect(w.tensorCount == 1)
+}
+
+private struct ProducerFailed: Error {}
+
+@Test func aWriteThatFailsMidwayLeavesNoFileBehind() throws {
+    let folder = TempFolder()
+    let path = folder.path("out.gguf")
+    for failure in ["throws", "short", "long"] {
+        var w = try GGUFWriter(architecture: "x")
+        try w.addTensor(name: "a", shape: [64], type: .f32, bytes: [UInt8](repeating: 1, count: 256))
+        try w.addTensor(name: "b", shape: [64], type: .q8_0) { emit in
+            let half = [UInt8](repeating: 2, count: 34)
+            try half.withUnsafeBytes { try emit($0) }
+            switch failure {
+            case "throws": throw ProducerFailed()
+            case "long": try [UInt8](repeating: 3, count: 35).withUnsafeBytes { try emit($0) }
+            default: break  // 34 of 68 bytes
+            }
+        }
+        switch failure {
+        case "throws": #expect(throws: ProducerFailed.self) { try w.write(to: path) }
+        case "long": #expect(throws: GGUFError.tensorDataSizeMismatch(tensor: "b", expected: 68, found: 69)) { try w.write(to: path) }
+        default: #expect(throws: GGUFError.tensorDataSizeMismatch(tensor: "b", expected: 68, found: 34)) { try w.write(to: path) }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).isEmpty, "\(failure)")
+    }
+}
+
+@Test func writingIntoAMissingFolderIsATypedError() throws {
+    let w = try GGUFWriter(architecture: "x")
+    let folder = TempFolder()
+    #expect(throws: GGUFError.writeFailed(path: folder.path("no/such/dir/x.gguf"), reason: "No such file or directory")) {
+        try w.write(to: folder.path("no/such/dir/x.gguf"))
+    }
 }

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""CI interop check: gguf-py reads the GGUF file our Swift writer produced (written by the Swift test
-`writeTheFileThatGGUFPyChecks` into .build/interop/) with identical metadata, shapes and values, and gguf-py's own
-quantization of the same fp32 inputs gives byte-identical tensor data. Needs: pip install gguf numpy safetensors."""
+"""CI interop check (scripts/test.sh runs it after `swift test`):
+1. gguf-py reads the GGUF file our Swift writer produced (written by the Swift test `writeTheFileThatGGUFPyChecks`
+   into .build/interop/) with identical metadata, shapes and values, and gguf-py's own quantization of the same fp32
+   inputs gives byte-identical tensor data;
+2. when $COGVIDEO_CONVERT names the built CLI, `cogvideo-convert export --dtype f32` of that file and of gguf-py's
+   fixtures/gguf/reference.gguf writes safetensors equal to gguf-py's dequantization, in PyTorch shape.
+Needs: pip install gguf numpy safetensors."""
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 from gguf import GGMLQuantizationType as T
@@ -12,6 +18,9 @@ from safetensors.numpy import load_file
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 d = os.path.join(root, ".build", "interop")
+if not os.path.exists(os.path.join(d, "swift_written.gguf")):
+    print("gguf_roundtrip: .build/interop/swift_written.gguf is missing: run `swift test --filter GGUFLikeTests` first")
+    sys.exit(1)
 r = GGUFReader(os.path.join(d, "swift_written.gguf"))
 inputs = load_file(os.path.join(d, "swift_written_inputs.safetensors"))
 failures = []
@@ -55,7 +64,40 @@ for name, x in inputs.items():
     tol = {T.F32: 0, T.F16: 1e-3, T.BF16: 1e-2}.get(qt, 0.2)
     check(np.max(np.abs(deq - x)) <= tol, f"{name} dequantized error {np.max(np.abs(deq - x))}")
 
+
+
+def gguf_py_floats(reader):
+    """Every tensor of a GGUFReader dequantized by gguf-py, in PyTorch shape (orig_shape applied)."""
+    out = {}
+    for t in reader.tensors:
+        v = quants.dequantize(np.asarray(t.data), t.tensor_type).astype(np.float32)
+        key = "comfy.gguf.orig_shape." + t.name
+        shape = [int(x) for x in reader.fields[key].contents()] if key in reader.fields else list(reversed([int(x) for x in t.shape]))
+        out[t.name] = v.reshape(shape)
+    return out
+
+
+exporter = os.environ.get("COGVIDEO_CONVERT")
+exported = 0
+if exporter:
+    for src in [os.path.join(d, "swift_written.gguf"), os.path.join(root, "fixtures", "gguf", "reference.gguf")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.safetensors")
+            p = subprocess.run([exporter, "export", src, "-o", out, "--dtype", "f32"], capture_output=True, text=True)
+            if p.returncode != 0:
+                failures.append(f"export {os.path.basename(src)} failed: {p.stderr.strip()}")
+                continue
+            ours = load_file(out)
+            theirs = gguf_py_floats(GGUFReader(src))
+            check(set(ours) == set(theirs), f"export {os.path.basename(src)}: names {sorted(set(ours) ^ set(theirs))}")
+            for name, v in theirs.items():
+                if name in ours:
+                    check(ours[name].shape == v.shape, f"export {name}: shape {ours[name].shape} != {v.shape}")
+                    check(ours[name].tobytes() == v.tobytes(), f"export {name}: values differ from gguf-py's dequantization")
+                    exported += 1
+
 if failures:
     print("gguf_roundtrip: FAILED\n  " + "\n  ".join(failures))
     sys.exit(1)
-print(f"gguf_roundtrip: gguf-py read {len(tensors)} tensors and {len(expected)} metadata keys identically")
+print(f"gguf_roundtrip: gguf-py read {len(tensors)} tensors and {len(expected)} metadata keys identically; "
+      f"{exported} exported tensors equal gguf-py's dequantization" + ("" if exporter else " ($COGVIDEO_CONVERT not set)"))

@@ -1,7 +1,7 @@
 """GGUF fixtures written by gguf-py (the reference), for the Swift reader and codecs.
 
 fixtures/gguf/
-  codec_vectors.safetensors   input rows (F32) with zero blocks, .5 ties and extreme values; for every type gguf-py
+  codec_vectors.safetensors   input rows (F32) with zero blocks, .5 ties, extreme and subnormal scales; for every type gguf-py
                               quantizes (F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1): `<type>.quantized` (U8, gguf-py's
                               bytes) and `<type>.dequantized` (F32); for Q4_K/Q5_K/Q6_K: random valid `<type>.blocks`
                               and gguf-py's `<type>.dequantized`.
@@ -42,6 +42,16 @@ def codec_rows(rng):
     e[64:96] = np.float32(65504.0) * np.sign(e[64:96])
     e[96:128] *= 1e4
     rows.append(e)
+    # Scales at the edges of fp32 (no rng draws here, so the other fixtures keep their values). gguf-py's NumPy casts
+    # ±inf/NaN quantization levels to 0 (x86 cvttss2si), which a Swift `UInt8(_:)` would trap on.
+    s = np.zeros(32 * 6, dtype=np.float32)
+    s[0:32] = np.float32(1e-39) * np.linspace(-1, 1, 32, dtype=np.float32)       # subnormal max: 1/d = inf
+    s[40] = np.float32(1e-40)                                                     # one subnormal among zeros
+    s[64:96] = np.float32(3e38) * np.linspace(-1, 1, 32, dtype=np.float32)       # max - min overflows (Q4_1/Q5_1)
+    s[96:128] = np.float32(1e-45)                                                 # d underflows to -0.0
+    s[128:160] = np.linspace(-1e-38, 1e-38, 32, dtype=np.float32)                 # subnormal and normal mixed
+    s[160:192] = -np.float32(2e-39)                                               # constant negative subnormal
+    rows.append(s)
     return np.concatenate(rows)
 
 
