@@ -8,5 +8,6 @@ enum BenchmarkRegistry {
         "attention": benchAttention,
         "randn": benchRandnScheduler,
         "t5": benchT5,
+        "transformer": benchTransformer,
     ]
 }

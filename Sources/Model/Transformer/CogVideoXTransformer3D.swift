@@ -92,24 +92,40 @@ final class CogVideoXLayerNormZero: Module {
         _norm.wrappedValue = LayerNorm(dim: dim, eps: eps, affine: affine)
     }
 
-    /// Returns modulated (video, text) and the gates (video, text), each gate `[B, D]`.
-    func callAsFunction(_ h: Tensor, _ e: Tensor, siluEmb: Tensor) throws -> (Tensor, Tensor, [Float], [Float]) {
-        let d = norm.dim, b = h.shape[0]
+    /// The joint sequence `[B, T + N, D]` (text first, as diffusers concatenates it): the text `e` `[B, T, D]` and
+    /// video `h` `[B, N, D]` normalized together and each modulated with its own shift and scale, built in one
+    /// buffer (no separate normalized copies of the two streams). Also returns the gates (video, text) `[B·D]`.
+    func joint(_ h: Tensor, _ e: Tensor, siluEmb: Tensor) throws -> (Tensor, [Float], [Float]) {
+        let d = norm.dim, b = h.shape[0], n = h.shape[1], t = e.shape[1], s = t + n
         let m = try linear(siluEmb).data   // [B, 6D]: shift, scale, gate, enc_shift, enc_scale, enc_gate
-        func chunk(_ i: Int, _ bi: Int) -> ArraySlice<Float> { m[(bi * 6 + i) * d..<((bi * 6 + i) * d + d)] }
-        func modulate(_ x: Tensor, shift: Int, scale: Int) throws -> Tensor {
-            var y = try norm(x)
-            let n = y.shape[1]
-            y.data.withUnsafeMutableBufferPointer { p in
-                for bi in 0..<b {
-                    let sh = Array(chunk(shift, bi)), sc = Array(chunk(scale, bi))
-                    for t in 0..<n { let row = (bi * n + t) * d; for j in 0..<d { p[row + j] = p[row + j] * (1 + sc[j]) + sh[j] } }
+        var joint = Tensor(zeros: [b, s, d])
+        joint.data.withUnsafeMutableBufferPointer { p in
+            e.data.withUnsafeBufferPointer { ep in
+                h.data.withUnsafeBufferPointer { hp in
+                    for bi in 0..<b {
+                        (p.baseAddress! + bi * s * d).update(from: ep.baseAddress! + bi * t * d, count: t * d)
+                        (p.baseAddress! + (bi * s + t) * d).update(from: hp.baseAddress! + bi * n * d, count: n * d)
+                    }
                 }
             }
-            return y
         }
+        try norm.applyInPlace(&joint.data)
+        joint.data.withUnsafeMutableBufferPointer { p in
+            m.withUnsafeBufferPointer { mp in
+                nonisolated(unsafe) let base = p.baseAddress!, mb = mp.baseAddress!
+                Engine.parallelRanges(b * s, minimumChunk: 64) { r in
+                    for row in r {
+                        let bi = row / s, isText = row % s < t
+                        let shift = mb + (bi * 6 + (isText ? 3 : 0)) * d, scale = mb + (bi * 6 + (isText ? 4 : 1)) * d
+                        let x = base + row * d
+                        for j in 0..<d { x[j] = x[j] * (1 + scale[j]) + shift[j] }
+                    }
+                }
+            }
+        }
+        func chunk(_ i: Int, _ bi: Int) -> ArraySlice<Float> { m[(bi * 6 + i) * d..<((bi * 6 + i) * d + d)] }
         let gate = (0..<b).flatMap { Array(chunk(2, $0)) }, encGate = (0..<b).flatMap { Array(chunk(5, $0)) }
-        return (try modulate(h, shift: 0, scale: 1), try modulate(e, shift: 3, scale: 4), gate, encGate)
+        return (joint, gate, encGate)
     }
 }
 
@@ -123,6 +139,8 @@ final class CogVideoXAttention: Module {
     @ModuleInfo(key: "norm_q") var normQ: LayerNorm
     @ModuleInfo(key: "norm_k") var normK: LayerNorm
     let heads: Int, headDim: Int
+    /// Heads processed together; nil picks the largest group whose q (k, v) stays within 16 MB.
+    var headsPerGroup: Int?
 
     init(dim: Int, heads: Int, headDim: Int, bias: Bool) {
         self.heads = heads
@@ -138,37 +156,94 @@ final class CogVideoXAttention: Module {
 
     /// s `[B, S, D]` (text first, `textLength` tokens) → `[B, S, D]`.
     func callAsFunction(_ s: Tensor, textLength: Int, rotary: RotaryTables?) throws -> Tensor {
-        let (b, n) = (s.shape[0], s.shape[1])
-        func heads(_ x: Tensor) -> Tensor { Ops.permute(x.reshaped([b, n, self.heads, headDim]), [0, 2, 1, 3]) }
-        var q = try normQ(heads(toQ(s)))
-        var k = try normK(heads(toK(s)))
-        let v = heads(try toV(s))
-        if let rotary {
-            try CogVideoXAttention.applyRotary(&q, rotary, from: textLength)
-            try CogVideoXAttention.applyRotary(&k, rotary, from: textLength)
-        }
-        let o = try Ops.attention(q: q, k: k, v: v, scale: 1 / Float(headDim).squareRoot())
-        return try toOut(Ops.permute(o, [0, 2, 1, 3]).reshaped([b, n, self.heads * headDim]))
+        try toOut(headOutputs(s, textLength: textLength, rotary: rotary))
     }
 
-    /// Interleaved-pair rotation of tokens `start…` of x `[B, H, S, hd]`: `x·cos + rot(x)·sin`, rot = (−x₁, x₀).
-    static func applyRotary(_ x: inout Tensor, _ r: RotaryTables, from start: Int) throws {
-        let (b, h, s, hd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        guard r.cos.shape == [s - start, hd] else {
-            throw ModuleError.shapeMismatch("RoPE table", expected: [s - start, hd], found: r.cos.shape)
+    /// The attention output of every head before `to_out`, heads concatenated: s `[B, S, D]` → `[B, S, H·hd]`.
+    ///
+    /// Heads are processed a few at a time: q, k and v of one group (≈ 16 MB each at any sequence length) are
+    /// projected with zero-copy row views of `to_q`/`to_k`/`to_v`, normalized, rotated and attended, and the group's
+    /// output is written into its columns. So the full-width q, k, v never exist at once (at 17,776 tokens each
+    /// would be 136 MB per batch element), and no [B, S, H, hd] ↔ [B, H, S, hd] permutes of them are made.
+    func headOutputs(_ s: Tensor, textLength: Int, rotary: RotaryTables?) throws -> Tensor {
+        let (b, n) = (s.shape[0], s.shape[1])
+        let width = heads * headDim
+        if let rotary, rotary.cos.shape != [n - textLength, headDim] {
+            throw ModuleError.shapeMismatch("RoPE table", expected: [n - textLength, headDim], found: rotary.cos.shape)
         }
+        let group = max(1, min(heads, headsPerGroup ?? (1 << 22) / max(1, b * n * headDim)))
+        var joined = Tensor(zeros: [b, n, width])
+        var h0 = 0
+        while h0 < heads {
+            let g = min(group, heads - h0)
+            let rows = (h0 * headDim)..<((h0 + g) * headDim)
+            // [B, S, g·hd] → norm over hd → RoPE on video tokens → [B, g, S, hd].
+            func project(_ linear: Linear, _ norm: LayerNorm?) throws -> Tensor {
+                var x = try CogVideoXAttention.rowView(linear, rows)(s)
+                if let norm {
+                    try norm.applyInPlace(&x.data)
+                    if let rotary { CogVideoXAttention.applyRotaryTokenMajor(&x, rotary, heads: g, from: textLength) }
+                }
+                return Ops.permute(x.reshaped([b, n, g, headDim]), [0, 2, 1, 3])
+            }
+            let q = try project(toQ, normQ), k = try project(toK, normK), v = try project(toV, nil)
+            let o = try Ops.attention(q: q, k: k, v: v, scale: 1 / Float(headDim).squareRoot())   // [B, g, S, hd]
+            let hd = headDim, base = h0 * headDim
+            joined.data.withUnsafeMutableBufferPointer { jp in
+                o.data.withUnsafeBufferPointer { op in
+                    nonisolated(unsafe) let J = jp.baseAddress!, O = op.baseAddress!
+                    Engine.parallelRanges(b * n, minimumChunk: 256) { r in
+                        for row in r {
+                            let bi = row / n, t = row % n
+                            for hi in 0..<g {
+                                (J + row * width + base + hi * hd).update(from: O + ((bi * g + hi) * n + t) * hd, count: hd)
+                            }
+                        }
+                    }
+                }
+            }
+            h0 += g
+        }
+        return joined
+    }
+
+    /// A Linear computing output features `rows` of `linear`: a zero-copy view of those weight rows (whole rows,
+    /// so any stored type, quantized included) and a copy of the bias slice.
+    static func rowView(_ linear: Linear, _ rows: Range<Int>) throws -> Linear {
+        if rows == 0..<linear.outFeatures { return linear }
+        let w = try linear.weight.weight("weight")
+        let rb = w.rowBytes
+        let view = Linear(inFeatures: linear.inFeatures, outFeatures: rows.count, bias: linear.bias != nil)
+        view.weight.value = WeightTensor(name: w.name, shape: [rows.count, linear.inFeatures], type: w.type,
+                                         bytes: UnsafeRawBufferPointer(rebasing: w.bytes[(rows.lowerBound * rb)..<(rows.upperBound * rb)]),
+                                         owner: w.owner)
+        if let bias = linear.bias, let viewBias = view.bias {
+            viewBias.value = WeightTensor.owned(name: "bias", shape: [rows.count], values: Array(try bias.floats("bias")[rows]))
+        }
+        return view
+    }
+
+    /// Interleaved-pair rotation (`x·cos + rot(x)·sin`, rot = (−x₁, x₀)) of tokens `start…` of every head of the
+    /// token-major x `[B, S, heads, hd]`; table row i is token start + i.
+    static func applyRotaryTokenMajor(_ x: inout Tensor, _ r: RotaryTables, heads: Int, from start: Int) {
+        let hd = r.cos.shape[1], s = x.count / (heads * hd) / max(1, x.shape[0]), b = x.shape[0]
         x.data.withUnsafeMutableBufferPointer { p in
             r.cos.data.withUnsafeBufferPointer { cp in
                 r.sin.data.withUnsafeBufferPointer { sp in
-                    for bh in 0..<(b * h) {
-                        for t in start..<s {
-                            let row = (bh * s + t) * hd, tr = (t - start) * hd
-                            var j = 0
-                            while j < hd {
-                                let x0 = p[row + j], x1 = p[row + j + 1]
-                                p[row + j] = x0 * cp[tr + j] + (-x1) * sp[tr + j]
-                                p[row + j + 1] = x1 * cp[tr + j + 1] + x0 * sp[tr + j + 1]
-                                j += 2
+                    nonisolated(unsafe) let P = p.baseAddress!, C = cp.baseAddress!, S = sp.baseAddress!
+                    Engine.parallelRanges(b * (s - start), minimumChunk: 64) { range in
+                        for i in range {
+                            let bi = i / (s - start), t = start + i % (s - start)
+                            let tr = (t - start) * hd
+                            for hi in 0..<heads {
+                                let row = ((bi * s + t) * heads + hi) * hd
+                                var j = 0
+                                while j < hd {
+                                    let x0 = P[row + j], x1 = P[row + j + 1]
+                                    P[row + j] = x0 * C[tr + j] + (-x1) * S[tr + j]
+                                    P[row + j + 1] = x1 * C[tr + j + 1] + x0 * S[tr + j + 1]
+                                    j += 2
+                                }
                             }
                         }
                     }
@@ -205,7 +280,7 @@ final class FeedForward: Module {
     /// Runs in chunks of tokens so the 4D-wide intermediate stays small at long sequences.
     func callAsFunction(_ x: Tensor) throws -> Tensor {
         let d = x.shape.last!, rows = x.count / d
-        let chunk = max(256, (1 << 24) / (4 * d))
+        let chunk = max(256, (1 << 22) / (4 * d))
         if rows <= chunk { return try (net[2] as! Linear)((net[0] as! GELUProjection)(x)) }
         var out = Tensor(zeros: x.shape)
         var r0 = 0
@@ -236,33 +311,42 @@ final class CogVideoXBlock: Module {
         _ff.wrappedValue = FeedForward(dim: d, approximate: c.activationFn == "gelu-approximate")
     }
 
-    /// h `[B, N, D]` video, e `[B, T, D]` text.
-    func callAsFunction(_ h: Tensor, _ e: Tensor, siluEmb: Tensor, rotary: RotaryTables?) throws -> (Tensor, Tensor) {
-        let t = e.shape[1], n = h.shape[1]
-        var (nh, ne, g, eg) = try norm1(h, e, siluEmb: siluEmb)
-        let a = try attn1(Ops.concat([ne, nh], axis: 1), textLength: t, rotary: rotary)
-        var h = CogVideoXBlock.gatedAdd(h, Ops.slice(a, axis: 1, t..<(t + n)), gate: g)
-        var e = CogVideoXBlock.gatedAdd(e, Ops.slice(a, axis: 1, 0..<t), gate: eg)
-        (nh, ne, g, eg) = try norm2(h, e, siluEmb: siluEmb)
-        let f = try ff(Ops.concat([ne, nh], axis: 1))
-        h = CogVideoXBlock.gatedAdd(h, Ops.slice(f, axis: 1, t..<(t + n)), gate: g)
-        e = CogVideoXBlock.gatedAdd(e, Ops.slice(f, axis: 1, 0..<t), gate: eg)
-        return (h, e)
+    /// h `[B, N, D]` video, e `[B, T, D]` text, both updated in place. Only one joint-sequence buffer, the
+    /// concatenated head outputs and one attention/FFN output are alive at a time besides h and e.
+    func callAsFunction(_ h: inout Tensor, _ e: inout Tensor, siluEmb: Tensor, rotary: RotaryTables?) throws {
+        let t = e.shape[1]
+        var (joint, gate, encGate) = try norm1.joint(h, e, siluEmb: siluEmb)
+        var heads = try attn1.headOutputs(joint, textLength: t, rotary: rotary)
+        joint = Tensor(zeros: [0])
+        var out = try attn1.toOut(heads)
+        heads = Tensor(zeros: [0])
+        CogVideoXBlock.gatedAdd(&e, out, fromRow: 0, gate: encGate)
+        CogVideoXBlock.gatedAdd(&h, out, fromRow: t, gate: gate)
+        out = Tensor(zeros: [0])
+        (joint, gate, encGate) = try norm2.joint(h, e, siluEmb: siluEmb)
+        out = try ff(joint)
+        joint = Tensor(zeros: [0])
+        CogVideoXBlock.gatedAdd(&e, out, fromRow: 0, gate: encGate)
+        CogVideoXBlock.gatedAdd(&h, out, fromRow: t, gate: gate)
     }
 
-    /// x + gate[b] · y for x, y `[B, S, D]`, gate `[B·D]`.
-    static func gatedAdd(_ x: Tensor, _ y: Tensor, gate: [Float]) -> Tensor {
-        var out = x
-        let (b, s, d) = (x.shape[0], x.shape[1], x.shape[2])
-        out.data.withUnsafeMutableBufferPointer { o in
+    /// x[b, i] += gate[b] · y[b, fromRow + i] for x `[B, R, D]`, y `[B, S, D]`, gate `[B·D]`.
+    static func gatedAdd(_ x: inout Tensor, _ y: Tensor, fromRow r0: Int, gate: [Float]) {
+        let (b, r, d) = (x.shape[0], x.shape[1], x.shape[2]), s = y.shape[1]
+        x.data.withUnsafeMutableBufferPointer { o in
             y.data.withUnsafeBufferPointer { yp in
-                for bi in 0..<b { for t in 0..<s {
-                    let row = (bi * s + t) * d
-                    for j in 0..<d { o[row + j] += gate[bi * d + j] * yp[row + j] }
-                } }
+                gate.withUnsafeBufferPointer { gp in
+                    nonisolated(unsafe) let O = o.baseAddress!, Y = yp.baseAddress!, G = gp.baseAddress!
+                    Engine.parallelRanges(b * r, minimumChunk: 64) { range in
+                        for row in range {
+                            let bi = row / r, i = row % r
+                            let xo = O + row * d, yo = Y + (bi * s + r0 + i) * d, g = G + bi * d
+                            for j in 0..<d { xo[j] += g[j] * yo[j] }
+                        }
+                    }
+                }
             }
         }
-        return out
     }
 }
 
@@ -349,12 +433,13 @@ public final class CogVideoXTransformer3D: Module {
             for bi in 0..<b { for j in 0..<c.timeEmbedDim { emb.data[bi * c.timeEmbedDim + j] += o.data[j] } }
         }
         let siluEmb = Ops.silu(emb)
-        let embeds = try patchEmbed(text: enc, video: x)
         let t = enc.shape[1]
-        var e = Ops.slice(embeds, axis: 1, 0..<t)
-        var hs = Ops.slice(embeds, axis: 1, t..<embeds.shape[1])
+        var (e, hs) = try { () throws -> (Tensor, Tensor) in
+            let embeds = try patchEmbed(text: enc, video: x)
+            return (Ops.slice(embeds, axis: 1, 0..<t), Ops.slice(embeds, axis: 1, t..<embeds.shape[1]))
+        }()
         for block in blocks {
-            (hs, e) = try block(hs, e, siluEmb: siluEmb, rotary: c.useRotaryPositionalEmbeddings ? rotary : nil)
+            try block(&hs, &e, siluEmb: siluEmb, rotary: c.useRotaryPositionalEmbeddings ? rotary : nil)
         }
         hs = try normFinal(hs)
         hs = try normOut(hs, siluEmb: siluEmb)
