@@ -141,3 +141,23 @@ func paddedEncodingFromTokenizerJSONMatchesTheTokenizersLibrary(_ name: String) 
     }
     #expect(n >= 2)
 }
+
+/// A corrupted normalization trie (random units and pool, valid size field) must still give a tokenization, never
+/// an out-of-bounds read: every trie index and pool offset is checked.
+@Test func corruptedCharsMapNeverReadsOutOfBounds() throws {
+    var model = try SentencePieceModel(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: spiece["tiny"]! + "/spiece.model"))))
+    var blob = model.precompiledCharsMap, state: UInt32 = 12345
+    for i in 4..<blob.count where i % 3 != 0 {  // deterministic LCG bytes
+        state = state &* 1_664_525 &+ 1_013_904_223
+        blob[i] = UInt8(truncatingIfNeeded: state >> 24)
+    }
+    model.precompiledCharsMap = blob
+    let prompts = try corpus().prefix(80)
+    for compatibility in [T5Tokenizer.Compatibility.transformers, .sentencepiece] {
+        let tok = try T5Tokenizer(model: model, compatibility: compatibility)
+        for p in prompts {
+            let ids = tok.encode(p, maxLength: 64).map(\.id)
+            #expect(ids.count == 64 && ids.contains(1) && ids.allSatisfy { $0 >= 0 && $0 < tok.vocabularySize })
+        }
+    }
+}
