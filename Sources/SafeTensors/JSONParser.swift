@@ -37,7 +37,7 @@ public enum JSONParser {
         if let nul = buffer.firstIndex(of: 0) {
             throw JSONError.syntax(message: "NUL byte is not allowed in JSON text", offset: nul)
         }
-        try DuplicateKeyScanner(buffer).run()
+        var saturated = SaturatedIntegers(values: try DuplicateKeyScanner(buffer).run())
         guard let tok = json_tokener_new_ex(Int32(maxDepth)) else { throw JSONError.syntax(message: "out of memory", offset: 0) }
         defer { json_tokener_free(tok) }
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT)
@@ -58,21 +58,38 @@ public enum JSONParser {
         if let t = buffer[end...].firstIndex(where: { !isJSONWhitespace($0) }) {
             throw JSONError.trailingCharacters(offset: t)
         }
-        return convert(root)
+        return convert(root, &saturated)
     }
 
     /// Parses a String.
     public static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
 
-    private static func convert(_ o: OpaquePointer?) -> JSONValue {
+    /// Integer literals json-c clamps to Int64.min / UInt64.max, in document order (see `DuplicateKeyScanner`).
+    struct SaturatedIntegers {
+        var values: [DuplicateKeyScanner.SaturatedInteger]
+        var next = 0
+        mutating func pop() -> DuplicateKeyScanner.SaturatedInteger? {
+            guard next < values.count else { return nil }
+            defer { next += 1 }
+            return values[next]
+        }
+    }
+
+    /// Converts json-c's tree, visiting values in document order (arrays by index, objects in insertion order,
+    /// which is document order because duplicate keys were rejected).
+    private static func convert(_ o: OpaquePointer?, _ saturated: inout SaturatedIntegers) -> JSONValue {
         guard let o else { return .null }
         switch json_object_get_type(o) {
         case json_type_null: return .null
         case json_type_boolean: return .bool(json_object_get_boolean(o) != 0)
         case json_type_int:
+            // json-c clamps integers outside [Int64.min, UInt64.max] silently; those literals were recorded by the
+            // scanner and become doubles (as serde_json and JavaScript read them) instead of wrong integers.
             let v = json_object_get_int64(o)
+            if v == Int64.min, let s = saturated.pop() { return s.exact ? .int(v) : .double(s.value) }
             if v == Int64.max {
                 let u = json_object_get_uint64(o)
+                if u == UInt64.max, let s = saturated.pop() { return s.exact ? .uint(u) : .double(s.value) }
                 if u > UInt64(Int64.max) { return .uint(u) }
             }
             return .int(v)
@@ -82,7 +99,7 @@ public enum JSONParser {
             let n = json_object_array_length(o)
             var out: [JSONValue] = []
             out.reserveCapacity(n)
-            for i in 0..<n { out.append(convert(json_object_array_get_idx(o, i))) }
+            for i in 0..<n { out.append(convert(json_object_array_get_idx(o, i), &saturated)) }
             return .array(out)
         case json_type_object:
             var result = JSONObject()
@@ -91,7 +108,7 @@ public enum JSONParser {
             var endIt = end
             while json_object_iter_equal(&it, &endIt) == 0 {
                 let key = String(cString: json_object_iter_peek_name(&it))
-                result[key] = convert(json_object_iter_peek_value(&it))
+                result[key] = convert(json_object_iter_peek_value(&it), &saturated)
                 json_object_iter_next(&it)
             }
             return .object(result)
@@ -138,13 +155,25 @@ public enum JSONParser {
 
 /// A light structural pass over JSON text before json-c parses it. It finds duplicate keys in any object, and
 /// rejects what json-c accepts even in strict mode but JSON (RFC 8259) does not: single-quoted strings, `NaN` and
-/// `Infinity`, raw control characters inside strings, and numbers ending in a bare `.` (`1.`).
+/// `Infinity`, raw control characters inside strings, numbers ending in a bare `.` (`1.`), and keys holding
+/// `\u0000` (json-c keeps keys as C strings, so `"a\u0000b"` and `"a\u0000c"` would both become `"a"`).
+/// It also records integer literals outside the 64-bit range, which json-c clamps without telling.
 /// Everything else (structure, numbers, literals) is left to json-c.
 struct DuplicateKeyScanner {
+    /// An integer literal json-c stores clamped (at or below Int64.min, at or above UInt64.max).
+    struct SaturatedInteger {
+        /// The literal is exactly Int64.min or UInt64.max (the clamped value is right).
+        let exact: Bool
+        /// The literal's value as a Double.
+        let value: Double
+    }
+
     let bytes: [UInt8]
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    func run() throws {
+    /// Scans the text; returns the clamped integer literals in document order.
+    func run() throws -> [SaturatedInteger] {
+        var saturated: [SaturatedInteger] = []
         // One entry per open container: its key set (nil for arrays) and whether the next string is a key.
         // Sets are mutated in place through the array subscript (no copy per key).
         var keySets: [Set<String>?] = []
@@ -168,6 +197,8 @@ struct DuplicateKeyScanner {
                 throw JSONError.syntax(message: "single-quoted strings are not JSON", offset: i)
             case UInt8(ascii: "N"), UInt8(ascii: "I"):
                 throw JSONError.syntax(message: "NaN and Infinity are not JSON numbers", offset: i)
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                i = try scanNumber(at: i, saturated: &saturated)
             case UInt8(ascii: "."):
                 guard i + 1 < n, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i + 1]) else {
                     throw JSONError.syntax(message: "a decimal point must be followed by a digit", offset: i)
@@ -178,11 +209,14 @@ struct DuplicateKeyScanner {
                 let isKey = keySets.last.map { $0 != nil } == true && expectingKey[expectingKey.count - 1]
                 guard isKey else {
                     // A value string: only skip it (checking for raw control characters).
-                    guard let next = try skipString(at: i) else { return }
+                    guard let next = try skipString(at: i) else { return saturated }
                     i = next
                     continue
                 }
-                guard let (value, next) = try decodeString(at: i) else { return }  // json-c will report it
+                guard let (value, next) = try decodeString(at: i) else { return saturated }  // json-c will report it
+                if value.utf8.contains(0) {
+                    throw JSONError.syntax(message: "an object key may not contain \\u0000", offset: start)
+                }
                 i = next
                 if let last = keySets.indices.last, keySets[last] != nil, expectingKey[last] {
                     if !keySets[last]!.insert(value).inserted { throw JSONError.duplicateKey(value, offset: start) }
@@ -192,6 +226,44 @@ struct DuplicateKeyScanner {
                 i += 1
             }
         }
+        return saturated
+    }
+
+    private func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    /// Skips the number starting at `start`, checks that a `.` is followed by a digit, and records integer
+    /// literals json-c would clamp. Malformed numbers are left for json-c to report.
+    private func scanNumber(at start: Int, saturated: inout [SaturatedInteger]) throws -> Int {
+        let n = bytes.count
+        var i = start
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        let digitsStart = i
+        while i < n, isDigit(bytes[i]) { i += 1 }
+        let digits = bytes[digitsStart..<i]
+        var isInteger = true
+        if i < n, bytes[i] == UInt8(ascii: ".") {
+            isInteger = false
+            guard i + 1 < n, isDigit(bytes[i + 1]) else {
+                throw JSONError.syntax(message: "a decimal point must be followed by a digit", offset: i)
+            }
+            i += 1
+            while i < n, isDigit(bytes[i]) { i += 1 }
+        }
+        if i < n, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            isInteger = false
+            i += 1
+            if i < n, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            while i < n, isDigit(bytes[i]) { i += 1 }
+        }
+        guard isInteger, !digits.isEmpty else { return i }
+        // Digit strings of equal length compare like the numbers they spell (JSON forbids leading zeros).
+        let limit = Array((negative ? "9223372036854775808" : "18446744073709551615").utf8)
+        if digits.count > limit.count || (digits.count == limit.count && !digits.lexicographicallyPrecedes(limit)) {
+            let text = String(decoding: bytes[start..<i], as: UTF8.self)
+            saturated.append(SaturatedInteger(exact: digits.elementsEqual(limit), value: Double(text) ?? .nan))
+        }
+        return i
     }
 
     /// Skips the string literal starting at `start`; returns the offset after its closing quote.

@@ -22,6 +22,9 @@ public struct SafeTensorsWriter {
 
     /// Adds a tensor whose bytes come from `produce` at write time.
     public mutating func add(name: String, dtype: SafeTensorsDType, shape: [Int], produce: @escaping Producer) throws {
+        guard name != "__metadata__" else {
+            throw SafeTensorsError.invalidHeaderStructure(key: name, reason: "this key is reserved for metadata and cannot name a tensor")
+        }
         guard names.insert(name).inserted else { throw SafeTensorsError.duplicateTensorName(name) }
         var count = 1
         for d in shape {
@@ -54,7 +57,10 @@ public struct SafeTensorsWriter {
     public func headerText() -> (text: [UInt8], order: [Int]) {
         let order = entries.indices.sorted {
             let a = entries[$0], b = entries[$1]
-            return a.dtype.order != b.dtype.order ? a.dtype.order > b.dtype.order : a.name < b.name
+            // Names compare by UTF-8 bytes, as Rust's String order does (Swift's `<` compares canonically
+            // normalized text, which orders "e\u{301}" after "f").
+            return a.dtype.order != b.dtype.order ? a.dtype.order > b.dtype.order
+                : a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
         }
         var root = JSONObject()
         if !metadata.isEmpty {

@@ -78,6 +78,18 @@ import Testing
     #expect(throws: SafeTensorsError.self) { try w.write(to: "/nonexistent-folder-xyz/out.safetensors") }
 }
 
+@Test func componentFolderWithOneFileOpensThatFile() throws {
+    let folder = TempFolder()
+    folder.write("diffusion_pytorch_model.safetensors", shardAB)
+    folder.write("config.json", Array("{}".utf8))
+    let c = try SafeTensorsCheckpoint(path: folder.url.path)
+    #expect(c.path == folder.path("diffusion_pytorch_model.safetensors"))
+    #expect(c.names == ["a", "b"])
+    #expect(Array(try c.rawBytes("b")) == [2])
+    let empty = TempFolder()
+    #expect(throws: SafeTensorsError.noWeights(folder: empty.url.path)) { try SafeTensorsCheckpoint(path: empty.url.path) }
+}
+
 @Test func shardedCheckpointOpensAsOneLogicalCheckpoint() throws {
     let c = try SafeTensorsCheckpoint(path: fixturesPath + "/safetensors/sharded")
     #expect(c.names == ["layer.0.bias", "layer.0.weight", "layer.1.weight"])
@@ -99,7 +111,19 @@ private let shardAB = safetensorsBytes(header: #"{"a":{"dtype":"U8","shape":[1],
 
 @Test func indexWithNonStringShardIsRejected() {
     let f = shardedFolder(index: #"{"weight_map":{"a":{"file":"x","offset":0}}}"#, shards: [:])
-    #expect(throws: SafeTensorsError.self) { try SafeTensorsCheckpoint(path: f.url.path) }
+    #expect(throws: SafeTensorsError.invalidIndex(path: f.path("model.safetensors.index.json"),
+                                                  reason: "weight_map value for `a` must be a file name string, found object")) {
+        try SafeTensorsCheckpoint(path: f.url.path)
+    }
+    let noMap = shardedFolder(index: #"{"metadata":{"total_size":1}}"#, shards: [:])
+    #expect(throws: SafeTensorsError.invalidIndex(path: noMap.path("model.safetensors.index.json"), reason: "missing object `weight_map`")) {
+        try SafeTensorsCheckpoint(path: noMap.url.path)
+    }
+    let dup = shardedFolder(index: #"{"weight_map":{"a":"s1.safetensors","a":"s2.safetensors"}}"#, shards: [:])
+    #expect(throws: SafeTensorsError.invalidIndex(path: dup.path("model.safetensors.index.json"),
+                                                  reason: "duplicate key \"a\" in JSON object at byte 36")) {
+        try SafeTensorsCheckpoint(path: dup.url.path)
+    }
 }
 
 @Test func indexPathsEscapingTheFolderAreRejected() {

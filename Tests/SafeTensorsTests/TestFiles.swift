@@ -55,3 +55,9 @@ func hexBytes(_ hex: String) -> [UInt8] {
 func readJSON(_ path: String) throws -> JSONValue {
     try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: path)))
 }
+
+/// Validates bytes in memory (the same code path as opening a file, without the file): for tests that try
+/// thousands of variants.
+func parseBytes(_ bytes: [UInt8]) throws -> SafeTensorsFile.ParsedHeader {
+    try bytes.withUnsafeBytes { try SafeTensorsFile.parseHeader($0) }
+}

@@ -6,6 +6,9 @@ fixtures/safetensors/
   writer_expected.safetensors  what safetensors.numpy.save_file writes for the tensors in writer_input.json
   writer_input.json         the tensors (name, dtype, shape, hex bytes) the Swift writer must reproduce byte for byte
   sharded/                  two shards + model.safetensors.index.json (one logical checkpoint)
+  every_dtype.safetensors   one tensor of each dtype the Rust serializer writes (all of formats.md §1.2 but F6),
+                            made by safetensors.serialize_file: reader bytes and writer order/byte parity
+  every_dtype.json          each tensor as input to the Swift writer (name, dtype, shape, hex), in insertion order
 """
 import json
 import os
@@ -72,3 +75,65 @@ def generate(out):
     total = sum(t.numel() * t.element_size() for t in list(a.values()) + list(b.values()))
     with open(os.path.join(d, "sharded", "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": total}, "weight_map": dict(sorted(wm.items()))}, f, indent=2)
+
+    every_dtype(d)
+
+
+# Every dtype the Python binding can write (all of formats.md §1.2 except the two F6 types, which no Python API
+# writes; their parsing is covered by hand-made headers in the Swift tests), written through the Rust serializer.
+# Names exercise the writer's order: same-size dtypes (F32/U32/I32, F16/BF16/I16/U16, the F8s/U8/I8) sort by the
+# reference enum, then names by UTF-8 bytes ("e\u0301" — not NFC — sorts before "f", unlike Swift's String <).
+EVERY_DTYPE = [
+    # (name, binding dtype name, safetensors dtype, shape, byte count)
+    ("f64", "float64", "F64", [3], 24),
+    ("u64", "uint64", "U64", [2], 16),
+    ("i64.scalar", "int64", "I64", [], 8),
+    ("c64", "complex64", "C64", [2], 16),
+    ("f32", "float32", "F32", [2, 2], 16),
+    ("u32", "uint32", "U32", [3], 12),
+    ("i32.empty", "int32", "I32", [0, 4], 0),
+    ("i32", "int32", "I32", [2], 8),
+    ("bf16", "bfloat16", "BF16", [3], 6),
+    ("f16", "float16", "F16", [5], 10),
+    ("u16", "uint16", "U16", [1], 2),
+    ("i16", "int16", "I16", [2, 1], 4),
+    ("f8_e5m2fnuz", "float8_e5m2fnuz", "F8_E5M2FNUZ", [3], 3),
+    ("f8_e4m3fnuz", "float8_e4m3fnuz", "F8_E4M3FNUZ", [3], 3),
+    ("f8_e8m0", "float8_e8m0fnu", "F8_E8M0", [2], 2),
+    ("f8_e4m3", "float8_e4m3fn", "F8_E4M3", [4], 4),
+    ("f8_e5m2", "float8_e5m2", "F8_E5M2", [4], 4),
+    ("i8", "int8", "I8", [3], 3),
+    ("u8", "uint8", "U8", [2, 3], 6),
+    ("f", "uint8", "U8", [1], 1),
+    ("e\u0301", "uint8", "U8", [1], 1),
+    ("f4", "float4_e2m1fn_x2", "F4", [2], 2),
+    ("bool", "bool", "BOOL", [4], 4),
+]
+
+
+def every_dtype(d):
+    import safetensors
+    from safetensors import TensorSpec
+
+    rng = np.random.default_rng(11)
+    keep = []
+    specs = {}
+    desc = []
+    for name, binding, _, shape, nbytes in EVERY_DTYPE:
+        data = rng.integers(0, 256, nbytes, dtype=np.uint8)
+        if binding == "bool":
+            data = data & 1
+        keep.append(data)
+        specs[name] = TensorSpec(dtype=binding, shape=shape, data_ptr=data.ctypes.data, data_len=nbytes)
+        desc.append({"name": name, "shape": shape, "hex": data.tobytes().hex()})
+    path = os.path.join(d, "every_dtype.safetensors")
+    safetensors.serialize_file(specs, path, metadata={"made_by": "safetensors.serialize_file"})
+    # What the file declares (dtype and shape as the Rust writer recorded them: F4 shapes count elements).
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    for t in desc:
+        t["dtype"] = header[t["name"]]["dtype"]
+        t["shape"] = header[t["name"]]["shape"]
+    with open(os.path.join(d, "every_dtype.json"), "w") as f:
+        json.dump({"metadata": {"made_by": "safetensors.serialize_file"}, "tensors": desc}, f, indent=1)
