@@ -9,5 +9,6 @@ enum BenchmarkRegistry {
         "randn": benchRandnScheduler,
         "t5": benchT5,
         "transformer": benchTransformer,
+        "vae": benchVAE,
     ]
 }

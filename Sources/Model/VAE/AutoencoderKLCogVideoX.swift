@@ -83,8 +83,7 @@ final class CogVideoXEncoder3D: Module {
         var h = try convIn(x, cache: cache)
         for b in downBlocks { h = try b(h, cache: cache) }
         h = try midBlock(h, zq: nil, cache: cache)
-        h = try normOut(h)
-        Ops.siluInPlace(&h.data)
+        try groupNormInPlace(&h, normOut, silu: true)
         return try convOut(h, cache: cache)
     }
 }
@@ -119,8 +118,7 @@ final class CogVideoXDecoder3D: Module {
         var h = try convIn(z, cache: cache)
         h = try midBlock(h, zq: z, cache: cache)
         for b in upBlocks { h = try b(h, zq: z, cache: cache) }
-        h = try normOut(h, zq: z, cache: cache)
-        Ops.siluInPlace(&h.data)
+        try normOut.apply(&h, zq: z, cache: cache, silu: true)
         return try convOut(h, cache: cache)
     }
 }

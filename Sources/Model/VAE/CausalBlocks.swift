@@ -1,5 +1,6 @@
 // Building blocks of diffusers' AutoencoderKLCogVideoX (models/autoencoders/autoencoder_kl_cogvideox.py,
 // models/downsampling.py, models/upsampling.py, 0.42.1). shared/reference/cogvideox-spec.md §3.2.
+import CKernels
 import Foundation
 
 /// The causal convolution caches of one encode/decode pass, keyed by module: each `CogVideoXCausalConv3d` keeps
@@ -21,43 +22,24 @@ final class CogVideoXCausalConv3d: Module {
                                     padding: (0, (kernel - 1) / 2, (kernel - 1) / 2))
     }
 
+    /// Causal convolution of the chunk `x` `[B, C, T, H, W]` → `[B, out, T, H, W]`. The padded input is never
+    /// built: im2col reads the cached (or replicated first) frames and the chunk's frames in place.
     func callAsFunction(_ x: Tensor, cache: CausalCache?) throws -> Tensor {
-        guard kt > 1 else { return try conv(x) }
+        guard kt > 1 else { return try pointwiseConv(x, conv) }
         let id = ObjectIdentifier(self)
-        let front: Tensor
-        if let cached = cache?.frames[id] { front = cached } else {
-            let first = Ops.slice(x, axis: 2, 0..<1)
-            front = Ops.concat([Tensor](repeating: first, count: kt - 1), axis: 2)
+        var parts = [x]
+        var frames: [VirtualFrame]
+        if let cached = cache?.frames[id] {
+            parts.append(cached)
+            frames = (0..<cached.shape[2]).map { VirtualFrame(part: 1, t: $0) }
+        } else {
+            frames = Array(repeating: VirtualFrame(part: 0, t: 0), count: kt - 1)
         }
-        let padded = Ops.concat([front, x], axis: 2)
-        cache?.frames[id] = Ops.slice(padded, axis: 2, (padded.shape[2] - (kt - 1))..<padded.shape[2])
-        return try conv(padded)
+        frames += (0..<x.shape[2]).map { VirtualFrame(part: 0, t: $0) }
+        cache?.frames[id] = gatherFrames(parts, Array(frames.suffix(kt - 1)))
+        return try virtualConvolve(parts, frames: frames, weight: conv.weight.floats("conv.weight"), bias: conv.bias?.floats("conv.bias"),
+                                   outChannels: conv.outChannels, kernel: conv.kernel, padding: (conv.padding.1, conv.padding.2))
     }
-}
-
-/// Nearest-neighbour resize of `[B, C, T, H, W]` to `(t, h, w)`, PyTorch's rule `src = floor(dst · in/out)`.
-func resizeNearest(_ x: Tensor, to size: (Int, Int, Int)) -> Tensor {
-    let (b, c, t0, h0, w0) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
-    let (t1, h1, w1) = size
-    let st = Float(t0) / Float(t1), sh = Float(h0) / Float(h1), sw = Float(w0) / Float(w1)
-    let ti = (0..<t1).map { min(Int((Float($0) * st).rounded(.down)), t0 - 1) }
-    let hi = (0..<h1).map { min(Int((Float($0) * sh).rounded(.down)), h0 - 1) }
-    let wi = (0..<w1).map { min(Int((Float($0) * sw).rounded(.down)), w0 - 1) }
-    var out = Tensor(zeros: [b, c, t1, h1, w1])
-    x.data.withUnsafeBufferPointer { s in
-        out.data.withUnsafeMutableBufferPointer { d in
-            nonisolated(unsafe) let S = s.baseAddress!, D = d.baseAddress!
-            Engine.parallelRanges(b * c * t1, minimumChunk: 1) { r in
-                for bct in r {
-                    let bc = bct / t1, t = bct % t1
-                    let src = S + (bc * t0 + ti[t]) * h0 * w0
-                    let dst = D + bct * h1 * w1
-                    for i in 0..<h1 { let srow = src + hi[i] * w0, drow = dst + i * w1; for j in 0..<w1 { drow[j] = srow[wi[j]] } }
-                }
-            }
-        }
-    }
-    return out
 }
 
 /// `CogVideoXSpatialNorm3D`: `GroupNorm(f) · conv_y(zq') + conv_b(zq')` with zq resized to f (first latent frame
@@ -75,23 +57,51 @@ final class CogVideoXSpatialNorm3D: Module {
     }
 
     func callAsFunction(_ f: Tensor, zq: Tensor, cache: CausalCache?) throws -> Tensor {
-        let (t, h, w) = (f.shape[2], f.shape[3], f.shape[4])
-        let z: Tensor
-        if t > 1 && t % 2 == 1 {
-            let first = resizeNearest(Ops.slice(zq, axis: 2, 0..<1), to: (1, h, w))
-            let rest = resizeNearest(Ops.slice(zq, axis: 2, 1..<zq.shape[2]), to: (t - 1, h, w))
-            z = Ops.concat([first, rest], axis: 2)
-        } else {
-            z = resizeNearest(zq, to: (t, h, w))
-        }
-        let y = try convY(z, cache: cache), bb = try convB(z, cache: cache)
-        var out = try normLayer(f)
-        out.data.withUnsafeMutableBufferPointer { o in
-            y.data.withUnsafeBufferPointer { yp in bb.data.withUnsafeBufferPointer { bp in
-                for i in 0..<o.count { o[i] = o[i] * yp[i] + bp[i] }
-            } }
-        }
+        var out = f
+        try apply(&out, zq: zq, cache: cache, silu: false)
         return out
+    }
+
+    /// Normalizes `f` `[B, C, T, H, W]` in place (then SiLU when `silu`). `conv_y`/`conv_b` are 1×1×1, so they
+    /// commute with the nearest resize: they run on `zq` at latent size and are read through the index maps.
+    func apply(_ f: inout Tensor, zq: Tensor, cache: CausalCache?, silu: Bool) throws {
+        let (bn, ch, t, h, w) = (f.shape[0], f.shape[1], f.shape[2], f.shape[3], f.shape[4])
+        let (tz, hz, wz) = (zq.shape[2], zq.shape[3], zq.shape[4])
+        guard ch == normLayer.channels else {
+            throw ModuleError.shapeMismatch("SpatialNorm input", expected: [-1, normLayer.channels, -1, -1, -1], found: f.shape)
+        }
+        let tmap: [Int]
+        if t > 1 && t % 2 == 1 {
+            guard tz > 1 else { throw ModuleError.invalidInput("SpatialNorm of \(t) frames needs more than one latent frame") }
+            tmap = [0] + nearestMap(from: tz - 1, to: t - 1).map { $0 + 1 }
+        } else {
+            tmap = nearestMap(from: tz, to: t)
+        }
+        let hmap = nearestMap(from: hz, to: h), wmap = nearestMap(from: wz, to: w)
+        let y = try convY(zq, cache: cache), bb = try convB(zq, cache: cache)
+        let gamma = try normLayer.weight?.floats("norm_layer.weight"), beta = try normLayer.bias?.floats("norm_layer.bias")
+        let stats = groupStatistics(f, groups: normLayer.groups, eps: normLayer.eps)
+        let cpg = ch / normLayer.groups, groups = normLayer.groups
+        f.data.withUnsafeMutableBufferPointer { fp in
+            y.data.withUnsafeBufferPointer { yp in
+                bb.data.withUnsafeBufferPointer { bp in
+                    nonisolated(unsafe) let F = fp.baseAddress!, Y = yp.baseAddress!, Bv = bp.baseAddress!
+                    Engine.parallelFor(bn * ch * t) { row in
+                        let bc = row / t, tt = row % t, c = bc % ch
+                        let st = stats[(bc / ch) * groups + c / cpg]
+                        let scale = (gamma?[c] ?? 1) * st.inv
+                        let shift = (beta?[c] ?? 0) - st.mean * scale
+                        let frame = F + row * h * w
+                        let zf = (bc * tz + tmap[tt]) * hz * wz
+                        for i in 0..<h {
+                            let o = frame + i * w, yr = Y + zf + hmap[i] * wz, br = Bv + zf + hmap[i] * wz
+                            for j in 0..<w { o[j] = (o[j] * scale + shift) * yr[wmap[j]] + br[wmap[j]] }
+                        }
+                        if silu { ck_silu(frame, h * w) }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -117,20 +127,26 @@ final class CogVideoXResnetBlock3D: Module {
         _convShortcut.wrappedValue = inC != outC ? Conv3d(inChannels: inC, outChannels: outC, kernel: (1, 1, 1)) : nil
     }
 
-    private func normalize(_ n: Module, _ x: Tensor, zq: Tensor?, cache: CausalCache?) throws -> Tensor {
-        if let s = n as? CogVideoXSpatialNorm3D, let zq { return try s(x, zq: zq, cache: cache) }
-        return try (n as! GroupNorm)(x)
+    /// norm (GroupNorm, or SpatialNorm with `zq`) then SiLU, in place.
+    private func normalize(_ n: Module, _ x: inout Tensor, zq: Tensor?, cache: CausalCache?) throws {
+        if let s = n as? CogVideoXSpatialNorm3D {
+            guard let zq else { throw ModuleError.invalidInput("a SpatialNorm resnet block needs the latent zq") }
+            try s.apply(&x, zq: zq, cache: cache, silu: true)
+        } else if let g = n as? GroupNorm {
+            try groupNormInPlace(&x, g, silu: true)
+        } else {
+            throw ModuleError.invalidInput("resnet norm is neither GroupNorm nor SpatialNorm")
+        }
     }
 
     func callAsFunction(_ x: Tensor, zq: Tensor?, cache: CausalCache?) throws -> Tensor {
-        var h = try normalize(norm1, x, zq: zq, cache: cache)
-        Ops.siluInPlace(&h.data)
+        var h = x
+        try normalize(norm1, &h, zq: zq, cache: cache)
         h = try conv1(h, cache: cache)
-        h = try normalize(norm2, h, zq: zq, cache: cache)
-        Ops.siluInPlace(&h.data)
+        try normalize(norm2, &h, zq: zq, cache: cache)
         h = try conv2(h, cache: cache)
-        let shortcut = try convShortcut.map { try $0(x) } ?? x
-        return Ops.add(h, shortcut)
+        if let s = convShortcut { addInPlace(&h, try pointwiseConv(x, s)) } else { addInPlace(&h, x) }
+        return h
     }
 }
 
@@ -166,8 +182,9 @@ final class CogVideoXDownsample3D: Module {
             }
             x = out
         }
-        return try convolve(x, weight: conv.weight.floats("conv.weight"), bias: conv.bias?.floats("conv.bias"),
-                            outChannels: conv.outChannels, kernel: (1, 3, 3), stride: (1, 2, 2), padding: (0, 0, 0), extraEnd: (1, 1))
+        return try virtualConvolve([x], frames: (0..<x.shape[2]).map { VirtualFrame(part: 0, t: $0) },
+                                   weight: conv.weight.floats("conv.weight"), bias: conv.bias?.floats("conv.bias"),
+                                   outChannels: conv.outChannels, kernel: (1, 3, 3), stride: (2, 2), padding: (0, 0), extraEnd: (1, 1))
     }
 }
 
@@ -183,19 +200,20 @@ final class CogVideoXUpsample3D: Module {
         _conv.wrappedValue = Conv2d(inChannels: channels, outChannels: channels, kernel: 3, stride: 1, padding: 1)
     }
 
+    /// The upsampled input is never built: im2col reads every source pixel through nearest index maps.
     func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (t, h, w) = (x.shape[2], x.shape[3], x.shape[4])
-        let up: Tensor
+        let frames: [Int]
         if compressTime && t > 1 && t % 2 == 1 {
-            let first = resizeNearest(Ops.slice(x, axis: 2, 0..<1), to: (1, 2 * h, 2 * w))
-            let rest = resizeNearest(Ops.slice(x, axis: 2, 1..<t), to: (2 * (t - 1), 2 * h, 2 * w))
-            up = Ops.concat([first, rest], axis: 2)
+            frames = [0] + nearestMap(from: t - 1, to: 2 * (t - 1)).map { $0 + 1 }
         } else if compressTime && t > 1 {
-            up = resizeNearest(x, to: (2 * t, 2 * h, 2 * w))
+            frames = nearestMap(from: t, to: 2 * t)
         } else {
-            up = resizeNearest(x, to: (t, 2 * h, 2 * w))
+            frames = Array(0..<t)
         }
-        return try convolve(up, weight: conv.weight.floats("conv.weight"), bias: conv.bias?.floats("conv.bias"),
-                            outChannels: conv.outChannels, kernel: (1, 3, 3), stride: (1, 1, 1), padding: (0, 1, 1))
+        return try virtualConvolve([x], frames: frames.map { VirtualFrame(part: 0, t: $0) },
+                                   rows: nearestMap(from: h, to: 2 * h), cols: nearestMap(from: w, to: 2 * w),
+                                   weight: conv.weight.floats("conv.weight"), bias: conv.bias?.floats("conv.bias"),
+                                   outChannels: conv.outChannels, kernel: (1, 3, 3), padding: (1, 1))
     }
 }

@@ -1,0 +1,233 @@
+// Memory-lean kernels of the CogVideoX VAE. At 480×720 one decoder activation is 0.7–1.4 GB, so nothing here
+// materializes what the convolution can read in place: the causal time padding (cache frames + chunk frames), the
+// nearest 2× upsampling (rows, columns and frames repeated) and the downsampler's zero padding are all resolved
+// inside im2col; the SpatialNorm's 1×1×1 convolutions run at latent resolution and are read through the same
+// nearest-neighbour index maps; GroupNorm + SpatialNorm + SiLU are applied in place.
+import CKernels
+import Foundation
+
+/// One frame of a virtual convolution input: frame `t` of `parts[part]` (`[B, C, T, H, W]`, all parts sharing
+/// B, C, H and W).
+struct VirtualFrame: Equatable {
+    var part: Int
+    var t: Int
+}
+
+/// PyTorch's nearest index map for a resize from `n` to `m` elements: `min(floor(i · n/m), n − 1)` in fp32.
+func nearestMap(from n: Int, to m: Int) -> [Int] {
+    let s = Float(n) / Float(m)
+    return (0..<m).map { min(Int((Float($0) * s).rounded(.down)), n - 1) }
+}
+
+/// Runs `body` with the base pointers of every tensor in `tensors`.
+private func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<Float>],
+                          _ body: ([UnsafePointer<Float>]) throws -> R) rethrows -> R {
+    guard let first = tensors.first else { return try body(acc) }
+    return try first.data.withUnsafeBufferPointer { try withBases(tensors.dropFirst(), acc + [$0.baseAddress!], body) }
+}
+
+/// Convolution over a virtual input `[B, C, frames.count, rows.count (or H), cols.count (or W)]` whose frame `i` is
+/// `frames[i]` of `parts` and whose row/column `j` is source row/column `rows[j]`/`cols[j]` (nil = identity).
+/// Valid in time (stride 1), zero padding `padding` in space plus `extraEnd` zero rows/columns after the end,
+/// spatial `stride`. Weights `[out, C·kT·kH·kW]` fp32. Output `[B, out, T', H', W']`.
+///
+/// im2col + GEMM one output frame and one band of output rows at a time (≤ `bandFloats` column floats), as the
+/// engine's `convolve`, with interior rows copied as runs.
+func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [Int]? = nil, cols colMap: [Int]? = nil,
+                     weight: [Float], bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int), stride: (Int, Int) = (1, 1),
+                     padding: (Int, Int), extraEnd: (Int, Int) = (0, 0), bandFloats: Int = 1 << 22) throws -> Tensor {
+    let s0 = parts[0].shape
+    let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
+    for p in parts where p.shape[0] != b || p.shape[1] != c || p.shape[3] != h || p.shape[4] != w {
+        throw ModuleError.shapeMismatch("VAE convolution input part", expected: [b, c, -1, h, w], found: p.shape)
+    }
+    let partFrames = parts.map { $0.shape[2] }
+    let vh = rowMap?.count ?? h, vw = colMap?.count ?? w
+    let (kt, kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding
+    let to = frames.count - kt + 1
+    let ho = (vh + 2 * ph + extraEnd.0 - kh) / sh + 1, wo = (vw + 2 * pw + extraEnd.1 - kw) / sw + 1
+    guard to > 0, ho > 0, wo > 0 else { throw ModuleError.invalidInput("VAE convolution input \(frames.count)×\(vh)×\(vw) is smaller than the kernel") }
+    let k = c * kt * kh * kw
+    guard weight.count == co * k else { throw ModuleError.invalidInput("VAE convolution weight has \(weight.count) values for \(co)×\(k)") }
+
+    // Per kernel column: source column of every output column, or −1 for padding. Identity maps with stride 1
+    // take the run-copy path instead.
+    let contiguousCols = colMap == nil && sw == 1
+    var colIndex = [Int](repeating: -1, count: kw * wo)
+    for kwi in 0..<kw {
+        for ow in 0..<wo {
+            let iw = ow * sw - pw + kwi
+            if iw >= 0 && iw < vw { colIndex[kwi * wo + ow] = colMap?[iw] ?? iw }
+        }
+    }
+    let rowIndex: [Int] = (0..<(vh + 2 * ph + extraEnd.0)).map { v in
+        let ih = v - ph
+        return ih >= 0 && ih < vh ? (rowMap?[ih] ?? ih) : -1
+    }
+
+    var out = Tensor(zeros: [b, co, to, ho, wo])
+    let bandRows = max(1, min(ho, bandFloats / max(k * wo, 1)))
+    var col = [Float](repeating: 0, count: k * bandRows * wo)
+    let plane = ho * wo
+    withBases(parts[...], []) { bases in
+        weight.withUnsafeBufferPointer { wp in
+            col.withUnsafeMutableBufferPointer { cp in
+                out.data.withUnsafeMutableBufferPointer { op in
+                    colIndex.withUnsafeBufferPointer { cip in
+                        rowIndex.withUnsafeBufferPointer { rip in
+                            nonisolated(unsafe) let Col = cp.baseAddress!, CI = cip.baseAddress!, RI = rip.baseAddress!
+                            nonisolated(unsafe) let B = bases
+                            for bi in 0..<b {
+                                for ot in 0..<to {
+                                    var r0 = 0
+                                    while r0 < ho {
+                                        let nrows = min(bandRows, ho - r0), p = nrows * wo, band0 = r0
+                                        Engine.parallelRanges(k, minimumChunk: 4) { range in
+                                            for r in range {
+                                                let kwi = r % kw, khi = (r / kw) % kh, kti = (r / (kw * kh)) % kt, ci = r / (kw * kh * kt)
+                                                let f = frames[ot + kti]
+                                                let src = B[f.part] + ((bi * c + ci) * partFrames[f.part] + f.t) * h * w
+                                                let dst = Col + r * p
+                                                let lo = max(0, pw - kwi), hi = min(wo, w + pw - kwi)
+                                                for orow in 0..<nrows {
+                                                    let d = dst + orow * wo
+                                                    let sr = RI[(band0 + orow) * sh + khi]
+                                                    guard sr >= 0 else { d.update(repeating: 0, count: wo); continue }
+                                                    let s = src + sr * w
+                                                    if contiguousCols {
+                                                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                                                        if hi > lo { d.advanced(by: lo).update(from: s + (lo - pw + kwi), count: hi - lo) }
+                                                        if hi < wo { (d + max(hi, 0)).update(repeating: 0, count: wo - max(hi, 0)) }
+                                                    } else {
+                                                        let ix = CI + kwi * wo
+                                                        for ow in 0..<wo { let i = ix[ow]; d[ow] = i >= 0 ? s[i] : 0 }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                        let dst = op.baseAddress! + ((bi * co) * to + ot) * plane + r0 * wo
+                                        sgemmNN(co, p, k, wp.baseAddress!, k, Col, p, dst, to * plane)
+                                        r0 += nrows
+                                    }
+                                }
+                            }
+                            if let bias {
+                                nonisolated(unsafe) let O = op.baseAddress!
+                                let n = to * plane
+                                Engine.parallelFor(b * co) { bo in
+                                    let base = O + bo * n, v = bias[bo % co]
+                                    for i in 0..<n { base[i] += v }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Copies virtual frames of `parts` into a new `[B, C, frames.count, H, W]` tensor (the next causal cache).
+func gatherFrames(_ parts: [Tensor], _ frames: [VirtualFrame]) -> Tensor {
+    let s0 = parts[0].shape
+    let (b, c, plane) = (s0[0], s0[1], s0[3] * s0[4])
+    var out = Tensor(zeros: [b, c, frames.count, s0[3], s0[4]])
+    for (i, f) in frames.enumerated() {
+        let src = parts[f.part], t = src.shape[2]
+        for bc in 0..<(b * c) {
+            let so = (bc * t + f.t) * plane, d = (bc * frames.count + i) * plane
+            out.data.withUnsafeMutableBufferPointer { o in
+                src.data.withUnsafeBufferPointer { s in (o.baseAddress! + d).update(from: s.baseAddress! + so, count: plane) }
+            }
+        }
+    }
+    return out
+}
+
+/// Per (batch, group) mean and 1/sqrt(var + eps) of `x` `[B, C, …]`, with Double sums as the engine's GroupNorm.
+func groupStatistics(_ x: Tensor, groups: Int, eps: Float) -> [(mean: Float, inv: Float)] {
+    let batch = x.shape[0], channels = x.shape[1], spatial = x.count / (batch * channels), cpg = channels / groups
+    var stats = [(mean: Float, inv: Float)](repeating: (0, 0), count: batch * groups)
+    let e = Double(eps)
+    x.data.withUnsafeBufferPointer { p in
+        stats.withUnsafeMutableBufferPointer { sp in
+            nonisolated(unsafe) let base = p.baseAddress!, S = sp.baseAddress!
+            Engine.parallelFor(batch * groups) { bg in
+                let bi = bg / groups, g = bg % groups
+                let start = base + (bi * channels + g * cpg) * spatial
+                let n = cpg * spatial
+                var sum = 0.0, sq = 0.0
+                for i in 0..<n { let v = Double(start[i]); sum += v; sq += v * v }
+                let mean = sum / Double(n)
+                let variance = max(0, sq / Double(n) - mean * mean)
+                S[bg] = (Float(mean), Float(1 / (variance + e).squareRoot()))
+            }
+        }
+    }
+    return stats
+}
+
+/// GroupNorm of `x` in place (the module's affine parameters), then SiLU when `silu`.
+func groupNormInPlace(_ x: inout Tensor, _ norm: GroupNorm, silu: Bool) throws {
+    guard x.rank >= 2, x.shape[1] == norm.channels else {
+        throw ModuleError.shapeMismatch("GroupNorm input", expected: [-1, norm.channels], found: x.shape)
+    }
+    let w = try norm.weight?.floats("weight"), bb = try norm.bias?.floats("bias")
+    let stats = groupStatistics(x, groups: norm.groups, eps: norm.eps)
+    let channels = norm.channels, cpg = channels / norm.groups, groups = norm.groups
+    let spatial = x.count / (x.shape[0] * channels)
+    x.data.withUnsafeMutableBufferPointer { p in
+        nonisolated(unsafe) let base = p.baseAddress!
+        Engine.parallelFor(x.shape[0] * channels) { bc in
+            let ch = bc % channels, st = stats[(bc / channels) * groups + ch / cpg]
+            let scale = (w?[ch] ?? 1) * st.inv
+            let shift = (bb?[ch] ?? 0) - st.mean * scale
+            let row = base + bc * spatial
+            for i in 0..<spatial { row[i] = row[i] * scale + shift }
+            if silu { ck_silu(row, spatial) }
+        }
+    }
+}
+
+/// `x += y` elementwise (same shape).
+func addInPlace(_ x: inout Tensor, _ y: Tensor) {
+    x.data.withUnsafeMutableBufferPointer { xp in
+        y.data.withUnsafeBufferPointer { yp in
+            nonisolated(unsafe) let X = xp.baseAddress!, Y = yp.baseAddress!
+            Engine.parallelRanges(xp.count, minimumChunk: 1 << 16) { r in for i in r { X[i] += Y[i] } }
+        }
+    }
+}
+
+/// A 1×1×1 `Conv3d` (no padding, stride 1) as one GEMM per batch element and frame straight on the input planes.
+func pointwiseConv(_ x: Tensor, _ conv: Conv3d) throws -> Tensor {
+    guard x.rank == 5, x.shape[1] == conv.inChannels, conv.kernel == (1, 1, 1), conv.stride == (1, 1, 1), conv.padding == (0, 0, 0) else {
+        return try conv(x)
+    }
+    let (b, c, t, plane) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3] * x.shape[4])
+    let co = conv.outChannels
+    let weight = try conv.weight.floats("weight"), bias = try conv.bias?.floats("bias")
+    var out = Tensor(zeros: [b, co, t, x.shape[3], x.shape[4]])
+    x.data.withUnsafeBufferPointer { xp in
+        weight.withUnsafeBufferPointer { wp in
+            out.data.withUnsafeMutableBufferPointer { op in
+                for bi in 0..<b {
+                    for ti in 0..<t {
+                        sgemmNN(co, plane, c, wp.baseAddress!, c, xp.baseAddress! + (bi * c * t + ti) * plane, t * plane,
+                                op.baseAddress! + (bi * co * t + ti) * plane, t * plane)
+                    }
+                }
+                if let bias {
+                    nonisolated(unsafe) let O = op.baseAddress!
+                    let n = t * plane
+                    Engine.parallelFor(b * co) { bo in
+                        let base = O + bo * n, v = bias[bo % co]
+                        for i in 0..<n { base[i] += v }
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
