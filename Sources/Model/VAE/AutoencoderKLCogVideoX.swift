@@ -13,11 +13,10 @@ final class CogVideoXDownBlock3D: Module {
         _downsamplers.wrappedValue = addDownsample ? [CogVideoXDownsample3D(channels: outC, compressTime: compressTime)] : nil
     }
 
-    func callAsFunction(_ x: Tensor, cache: CausalCache?) throws -> Tensor {
-        var h = x
-        for r in resnets { h = try r(h, zq: nil, cache: cache) }
+    /// Runs the block on `h` in place (the caller's buffer is reused where the math allows).
+    func forward(_ h: inout Tensor, cache: CausalCache?) throws {
+        for r in resnets { try r.forward(&h, zq: nil, cache: cache) }
         for d in downsamplers ?? [] { h = try d(h) }
-        return h
     }
 }
 
@@ -31,11 +30,10 @@ final class CogVideoXUpBlock3D: Module {
         _upsamplers.wrappedValue = addUpsample ? [CogVideoXUpsample3D(channels: outC, compressTime: compressTime)] : nil
     }
 
-    func callAsFunction(_ x: Tensor, zq: Tensor, cache: CausalCache?) throws -> Tensor {
-        var h = x
-        for r in resnets { h = try r(h, zq: zq, cache: cache) }
+    /// Runs the block on `h` in place (the caller's buffer is reused where the math allows).
+    func forward(_ h: inout Tensor, zq: Tensor, cache: CausalCache?) throws {
+        for r in resnets { try r.forward(&h, zq: zq, cache: cache) }
         for u in upsamplers ?? [] { h = try u(h) }
-        return h
     }
 }
 
@@ -47,10 +45,9 @@ final class CogVideoXMidBlock3D: Module {
         _resnets.wrappedValue = (0..<2).map { _ in CogVideoXResnetBlock3D(c, c, groups: groups, eps: eps, spatialNormDim: zqChannels) }
     }
 
-    func callAsFunction(_ x: Tensor, zq: Tensor?, cache: CausalCache?) throws -> Tensor {
-        var h = x
-        for r in resnets { h = try r(h, zq: zq, cache: cache) }
-        return h
+    /// Runs the block on `h` in place.
+    func forward(_ h: inout Tensor, zq: Tensor?, cache: CausalCache?) throws {
+        for r in resnets { try r.forward(&h, zq: zq, cache: cache) }
     }
 }
 
@@ -81,8 +78,8 @@ final class CogVideoXEncoder3D: Module {
 
     func callAsFunction(_ x: Tensor, cache: CausalCache) throws -> Tensor {
         var h = try convIn(x, cache: cache)
-        for b in downBlocks { h = try b(h, cache: cache) }
-        h = try midBlock(h, zq: nil, cache: cache)
+        for b in downBlocks { try b.forward(&h, cache: cache) }
+        try midBlock.forward(&h, zq: nil, cache: cache)
         try groupNormInPlace(&h, normOut, silu: true)
         return try convOut(h, cache: cache)
     }
@@ -116,8 +113,8 @@ final class CogVideoXDecoder3D: Module {
 
     func callAsFunction(_ z: Tensor, cache: CausalCache) throws -> Tensor {
         var h = try convIn(z, cache: cache)
-        h = try midBlock(h, zq: z, cache: cache)
-        for b in upBlocks { h = try b(h, zq: z, cache: cache) }
+        try midBlock.forward(&h, zq: z, cache: cache)
+        for b in upBlocks { try b.forward(&h, zq: z, cache: cache) }
         try normOut.apply(&h, zq: z, cache: cache, silu: true)
         return try convOut(h, cache: cache)
     }
@@ -204,6 +201,7 @@ public final class AutoencoderKLCogVideoX: Module {
         let ranges = AutoencoderKLCogVideoX.chunks(x.shape[2], size: chunk)
         var parts: [Tensor] = []
         for (i, r) in ranges.enumerated() {
+            cache.isLastChunk = i == ranges.count - 1
             parts.append(try run(Ops.slice(x, axis: 2, r), cache))
             progress?(i + 1, ranges.count)
         }
