@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Q8_0 / Q4_0 quantize and dequantize throughput (GB/s of fp32) of the Swift codecs on 1 and 2 threads, side by side
-with gguf-py's NumPy implementation in the same run (issue 3).
+"""Q8_0 / Q4_0 (and on request the other block types) quantize and dequantize throughput (GB/s of fp32) of the Swift
+codecs on 1 and 2 threads, side by side with gguf-py's NumPy implementation in the same run (issue 3).
 
     swift build -c release --product cogvideo-bench
-    python3 Benchmarks/codec_throughput.py [--mega 64] [--py-mega 8]
+    python3 Benchmarks/codec_throughput.py [--mega 64] [--py-mega 8] [--types q8_0,q4_0,q4_1,q5_0,q5_1]
 """
 import argparse
 import json
@@ -33,9 +33,10 @@ def main():
     ap.add_argument("--mega", type=int, default=64, help="Swift: millions (2^20) of floats")
     ap.add_argument("--py-mega", type=int, default=8, help="gguf-py: millions (2^20) of floats")
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "cogvideo-bench"))
+    ap.add_argument("--types", default="q8_0,q4_0", help="comma-separated block types (any gguf-py can quantize)")
     args = ap.parse_args()
     print(f"{'type':<6}{'impl':<16}{'threads':>8}{'quantize GB/s':>15}{'dequantize GB/s':>17}{'q ratio':>9}{'dq ratio':>10}")
-    for name in ["q8_0", "q4_0"]:
+    for name in args.types.split(","):
         pq, pd = py_rates(name, args.py_mega)
         print(f"{name:<6}{'gguf-py numpy':<16}{1:>8}{pq:>15.3f}{pd:>17.3f}")
         for threads in (1, 2):

@@ -61,8 +61,8 @@ TARGET static void q4_0_avx512(const float *x, uint8_t *out, size_t nblocks) {
         uint16_t h = to_f16(d);
         memcpy(out, &h, 2);
         __m512 vid = _mm512_set1_ps(id), off = _mm512_set1_ps(8.5f);
-        __m512 t0 = _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(v0, vid), off), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m512 t1 = _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(v1, vid), off), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m512 t0 = _mm512_add_ps(_mm512_mul_ps(v0, vid), off);
+        __m512 t1 = _mm512_add_ps(_mm512_mul_ps(v1, vid), off);
         __m512i q0 = _mm512_min_epi32(_mm512_cvttps_epi32(t0), _mm512_set1_epi32(15));
         __m512i q1 = _mm512_min_epi32(_mm512_cvttps_epi32(t1), _mm512_set1_epi32(15));
         __m512i packed = _mm512_or_si512(q0, _mm512_slli_epi32(q1, 4));
@@ -88,11 +88,15 @@ TARGET static inline __m512 hmax16(const __m512 *a) {
     return _mm512_permutexvar_ps(order, g);
 }
 
-// Q4_0 sixteen blocks at a time: the signed maxima, scales, reciprocals and fp16 conversions run as vectors.
-// Same operations as q4_0_avx512 (and gguf-py) per element, so the bytes are identical.
-TARGET static void q4_0_avx512_x16(const float *x, uint8_t *out, size_t ngroups) {
-    const __m512 off = _mm512_set1_ps(8.5f), one = _mm512_set1_ps(1.0f), neg8 = _mm512_set1_ps(-8.0f);
-    for (size_t g = 0; g < ngroups; g++, x += 512, out += 16 * 18) {
+// Q4_0 (five = 0) and Q5_0 (five = 1) sixteen blocks at a time: the signed maxima, scales, reciprocals and fp16
+// conversions run as vectors. Same operations as q4_0_avx512 / q5_0_avx512 (and gguf-py) per element, so the bytes
+// are identical.
+TARGET static void q4_5_0_avx512_x16(const float *x, uint8_t *out, size_t ngroups, int five) {
+    const __m512 off = _mm512_set1_ps(five ? 16.5f : 8.5f), one = _mm512_set1_ps(1.0f);
+    const __m512 neg8 = _mm512_set1_ps(five ? -16.0f : -8.0f);
+    const __m512i top = _mm512_set1_epi32(five ? 31 : 15);
+    const size_t bs = five ? 22 : 18, qs = five ? 6 : 2;
+    for (size_t g = 0; g < ngroups; g++, x += 512, out += 16 * bs) {
         __m512 am[16];
         for (int k = 0; k < 16; k++)
             am[k] = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * k)), _mm512_abs_ps(_mm512_loadu_ps(x + 32 * k + 16)));
@@ -112,14 +116,20 @@ TARGET static void q4_0_avx512_x16(const float *x, uint8_t *out, size_t ngroups)
         _mm256_storeu_si256((__m256i *)h, _mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         for (int k = 0; k < 16; k++) {
             const float *xb = x + 32 * k;
-            uint8_t *ob = out + 18 * k;
+            uint8_t *ob = out + bs * k;
             memcpy(ob, &h[k], 2);
             __m512 s = _mm512_set1_ps(id[k]);
-            __m512 t0 = _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(xb), s), off), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            __m512 t1 = _mm512_roundscale_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(xb + 16), s), off), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            __m512i q0 = _mm512_min_epi32(_mm512_cvttps_epi32(t0), _mm512_set1_epi32(15));
-            __m512i q1 = _mm512_min_epi32(_mm512_cvttps_epi32(t1), _mm512_set1_epi32(15));
-            _mm_storeu_si128((__m128i *)(ob + 2), _mm512_cvtepi32_epi8(_mm512_or_si512(q0, _mm512_slli_epi32(q1, 4))));
+            __m512 t0 = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(xb), s), off);
+            __m512 t1 = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(xb + 16), s), off);
+            __m512i q0 = _mm512_min_epi32(_mm512_cvttps_epi32(t0), top);
+            __m512i q1 = _mm512_min_epi32(_mm512_cvttps_epi32(t1), top);
+            if (five) {
+                uint32_t qh = (uint32_t)_mm512_test_epi32_mask(q0, _mm512_set1_epi32(16)) |
+                              (uint32_t)_mm512_test_epi32_mask(q1, _mm512_set1_epi32(16)) << 16;
+                memcpy(ob + 2, &qh, 4);
+                q0 = _mm512_and_si512(q0, _mm512_set1_epi32(0x0F));
+            }
+            _mm_storeu_si128((__m128i *)(ob + qs), _mm512_cvtepi32_epi8(_mm512_or_si512(q0, _mm512_slli_epi32(q1, 4))));
         }
     }
 }
@@ -148,6 +158,150 @@ TARGET static void dq4_0_avx512(const uint8_t *b, float *y, size_t nblocks) {
         __m512i q1 = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
         _mm512_storeu_ps(y, _mm512_mul_ps(d, _mm512_cvtepi32_ps(q0)));
         _mm512_storeu_ps(y + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(q1)));
+    }
+}
+
+// (trunc() before a conversion is not needed: cvttps truncates, and maps NaN/±inf/out-of-range to 0x80000000.)
+// Q5_0 / Q4_1 / Q5_1: as q4_0_avx512, step for step gguf-py's quantize_blocks. Non-finite levels (subnormal
+// scale, overflowing max − min) convert to 0x80000000, whose low bits are 0: numpy's astype(uint8) gives 0 too.
+TARGET static void q5_0_avx512(const float *x, uint8_t *out, size_t nblocks) {
+    for (size_t b = 0; b < nblocks; b++, x += 32, out += 22) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+        __mmask16 m0 = _mm512_cmp_ps_mask(a0, _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        __mmask16 m1 = _mm512_cmp_ps_mask(a1, _mm512_set1_ps(amax), _CMP_EQ_OQ);
+        float mx = m0 ? x[__builtin_ctz(m0)] : (m1 ? x[16 + __builtin_ctz(m1)] : x[0]);
+        float d = mx / -16.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t h = to_f16(d);
+        memcpy(out, &h, 2);
+        __m512 vid = _mm512_set1_ps(id), off = _mm512_set1_ps(16.5f);
+        __m512 t0 = _mm512_add_ps(_mm512_mul_ps(v0, vid), off);
+        __m512 t1 = _mm512_add_ps(_mm512_mul_ps(v1, vid), off);
+        __m512i q0 = _mm512_min_epi32(_mm512_cvttps_epi32(t0), _mm512_set1_epi32(31));
+        __m512i q1 = _mm512_min_epi32(_mm512_cvttps_epi32(t1), _mm512_set1_epi32(31));
+        uint32_t qh = (uint32_t)_mm512_test_epi32_mask(q0, _mm512_set1_epi32(16)) |
+                      (uint32_t)_mm512_test_epi32_mask(q1, _mm512_set1_epi32(16)) << 16;
+        memcpy(out + 2, &qh, 4);
+        __m512i packed = _mm512_or_si512(_mm512_and_si512(q0, _mm512_set1_epi32(0x0F)), _mm512_slli_epi32(q1, 4));
+        _mm_storeu_si128((__m128i *)(out + 6), _mm512_cvtepi32_epi8(packed));
+    }
+}
+
+// levels = 15 (Q4_1, 20-byte blocks) or 31 (Q5_1, 24-byte blocks).
+TARGET static void q_1_avx512(const float *x, uint8_t *out, size_t nblocks, int levels) {
+    const size_t bs = levels == 15 ? 20 : 24;
+    for (size_t b = 0; b < nblocks; b++, x += 32, out += bs) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        float lo = _mm512_reduce_min_ps(_mm512_min_ps(v0, v1));
+        float hi = _mm512_reduce_max_ps(_mm512_max_ps(v0, v1));
+        float d = (hi - lo) / (float)levels;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t hd = to_f16(d), hm = to_f16(lo);
+        memcpy(out, &hd, 2);
+        memcpy(out + 2, &hm, 2);
+        __m512 vid = _mm512_set1_ps(id), vlo = _mm512_set1_ps(lo), half = _mm512_set1_ps(0.5f);
+        __m512 t0 = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v0, vlo), vid), half);
+        __m512 t1 = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v1, vlo), vid), half);
+        __m512i q0 = _mm512_min_epi32(_mm512_cvttps_epi32(t0), _mm512_set1_epi32(levels));
+        __m512i q1 = _mm512_min_epi32(_mm512_cvttps_epi32(t1), _mm512_set1_epi32(levels));
+        size_t qs = 4;
+        if (levels == 31) {
+            uint32_t qh = (uint32_t)_mm512_test_epi32_mask(q0, _mm512_set1_epi32(16)) |
+                          (uint32_t)_mm512_test_epi32_mask(q1, _mm512_set1_epi32(16)) << 16;
+            memcpy(out + 4, &qh, 4);
+            qs = 8;
+        }
+        __m512i packed = _mm512_or_si512(_mm512_and_si512(q0, _mm512_set1_epi32(0x0F)), _mm512_slli_epi32(q1, 4));
+        _mm_storeu_si128((__m128i *)(out + qs), _mm512_cvtepi32_epi8(packed));
+    }
+}
+
+// Dequantizers: y = d·q (+ m) in the operation order of gguf-py's dequantize_blocks (no FMA).
+TARGET static void dq5_0_avx512(const uint8_t *b, float *y, size_t nblocks) {
+    const __m512i mask = _mm512_set1_epi32(0x0F), sixteen = _mm512_set1_epi32(16);
+    for (size_t i = 0; i < nblocks; i++, b += 22, y += 32) {
+        __m512 d = _mm512_set1_ps(from_f16(b));
+        uint32_t qh;
+        memcpy(&qh, b + 2, 4);
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 6)));
+        __m512i q0 = _mm512_or_si512(_mm512_and_si512(q, mask), _mm512_maskz_mov_epi32((__mmask16)qh, sixteen));
+        __m512i q1 = _mm512_or_si512(_mm512_srli_epi32(q, 4), _mm512_maskz_mov_epi32((__mmask16)(qh >> 16), sixteen));
+        _mm512_storeu_ps(y, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(q0, sixteen))));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(q1, sixteen))));
+    }
+}
+
+TARGET static void dq_1_avx512(const uint8_t *b, float *y, size_t nblocks, int five) {
+    const __m512i mask = _mm512_set1_epi32(0x0F), sixteen = _mm512_set1_epi32(16);
+    const size_t bs = five ? 24 : 20;
+    for (size_t i = 0; i < nblocks; i++, b += bs, y += 32) {
+        __m512 d = _mm512_set1_ps(from_f16(b)), m = _mm512_set1_ps(from_f16(b + 2));
+        uint32_t qh = 0;
+        if (five) memcpy(&qh, b + 4, 4);
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + (five ? 8 : 4))));
+        __m512i q0 = _mm512_or_si512(_mm512_and_si512(q, mask), _mm512_maskz_mov_epi32((__mmask16)qh, sixteen));
+        __m512i q1 = _mm512_or_si512(_mm512_srli_epi32(q, 4), _mm512_maskz_mov_epi32((__mmask16)(qh >> 16), sixteen));
+        _mm512_storeu_ps(y, _mm512_add_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(q0)), m));
+        _mm512_storeu_ps(y + 16, _mm512_add_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(q1)), m));
+    }
+}
+
+static inline void k_scale_min(const uint8_t *s, int j, float *sc, float *m) {
+    if (j < 4) { *sc = (float)(s[j] & 63); *m = (float)(s[j + 4] & 63); return; }
+    *sc = (float)((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4));
+    *m = (float)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+}
+
+TARGET static void dq5_k_avx512(const uint8_t *b, float *y, size_t nblocks) {
+    const __m512i mask = _mm512_set1_epi32(0x0F), one = _mm512_set1_epi32(1);
+    for (size_t i = 0; i < nblocks; i++, b += 176, y += 256) {
+        float d = from_f16(b), dmin = from_f16(b + 2);
+        const uint8_t *scales = b + 4, *qh = b + 16, *qs = b + 48;
+        for (int c = 0; c < 4; c++) {
+            float sc0, m0, sc1, m1;
+            k_scale_min(scales, 2 * c, &sc0, &m0);
+            k_scale_min(scales, 2 * c + 1, &sc1, &m1);
+            __m512 d0 = _mm512_set1_ps(d * sc0), dm0 = _mm512_set1_ps(dmin * m0);
+            __m512 d1 = _mm512_set1_ps(d * sc1), dm1 = _mm512_set1_ps(dmin * m1);
+            for (int h = 0; h < 32; h += 16) {
+                __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qs + 32 * c + h)));
+                __m512i hb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + h)));
+                __m512i h0 = _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hb, 2 * c), one), 4);
+                __m512i h1 = _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hb, 2 * c + 1), one), 4);
+                __m512 lo = _mm512_cvtepi32_ps(_mm512_or_si512(_mm512_and_si512(q, mask), h0));
+                __m512 hi = _mm512_cvtepi32_ps(_mm512_or_si512(_mm512_srli_epi32(q, 4), h1));
+                _mm512_storeu_ps(y + 64 * c + h, _mm512_sub_ps(_mm512_mul_ps(d0, lo), dm0));
+                _mm512_storeu_ps(y + 64 * c + 32 + h, _mm512_sub_ps(_mm512_mul_ps(d1, hi), dm1));
+            }
+        }
+    }
+}
+
+TARGET static void dq6_k_avx512(const uint8_t *b, float *y, size_t nblocks) {
+    const __m512i mask = _mm512_set1_epi32(0x0F), three = _mm512_set1_epi32(3), c32 = _mm512_set1_epi32(32);
+    for (size_t i = 0; i < nblocks; i++, b += 210, y += 256) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = from_f16(b + 208);
+        for (int n = 0; n < 2; n++) {
+            for (int g = 0; g < 2; g++) {
+                int l = 16 * g;
+                __m512i a = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + 64 * n + l)));
+                __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + 64 * n + l + 32)));
+                __m512i h = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + 32 * n + l)));
+                __m512i q1 = _mm512_or_si512(_mm512_and_si512(a, mask), _mm512_slli_epi32(_mm512_and_si512(h, three), 4));
+                __m512i q2 = _mm512_or_si512(_mm512_and_si512(c, mask), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 2), three), 4));
+                __m512i q3 = _mm512_or_si512(_mm512_srli_epi32(a, 4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 4), three), 4));
+                __m512i q4 = _mm512_or_si512(_mm512_srli_epi32(c, 4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 6), three), 4));
+                float *yo = y + 128 * n + l;
+                _mm512_storeu_ps(yo, _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[8 * n + g]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q1, c32))));
+                _mm512_storeu_ps(yo + 32, _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[8 * n + 2 + g]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q2, c32))));
+                _mm512_storeu_ps(yo + 64, _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[8 * n + 4 + g]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q3, c32))));
+                _mm512_storeu_ps(yo + 96, _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[8 * n + 6 + g]), _mm512_cvtepi32_ps(_mm512_sub_epi32(q4, c32))));
+            }
+        }
     }
 }
 
@@ -198,11 +352,33 @@ int cq_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks) {
 int cq_quantize_q4_0(const float *x, uint8_t *out, size_t nblocks) {
     if (!has_avx512()) return 0;
     size_t groups = nblocks / 16;
-    q4_0_avx512_x16(x, out, groups);
+    q4_5_0_avx512_x16(x, out, groups, 0);
     q4_0_avx512(x + 512 * groups, out + 18 * 16 * groups, nblocks - 16 * groups);
     return 1;
 }
+int cq_quantize_q5_0(const float *x, uint8_t *out, size_t n) {
+    if (!has_avx512()) return 0;
+    size_t groups = n / 16;
+    q4_5_0_avx512_x16(x, out, groups, 1);
+    q5_0_avx512(x + 512 * groups, out + 22 * 16 * groups, n - 16 * groups);
+    return 1;
+}
+int cq_quantize_q4_1(const float *x, uint8_t *out, size_t n) { if (!has_avx512()) return 0; q_1_avx512(x, out, n, 15); return 1; }
+int cq_quantize_q5_1(const float *x, uint8_t *out, size_t n) { if (!has_avx512()) return 0; q_1_avx512(x, out, n, 31); return 1; }
+int cq_dequantize_q5_0(const uint8_t *b, float *y, size_t n) { if (!has_avx512()) return 0; dq5_0_avx512(b, y, n); return 1; }
+int cq_dequantize_q4_1(const uint8_t *b, float *y, size_t n) { if (!has_avx512()) return 0; dq_1_avx512(b, y, n, 0); return 1; }
+int cq_dequantize_q5_1(const uint8_t *b, float *y, size_t n) { if (!has_avx512()) return 0; dq_1_avx512(b, y, n, 1); return 1; }
+int cq_dequantize_q5_k(const uint8_t *b, float *y, size_t n) { if (!has_avx512()) return 0; dq5_k_avx512(b, y, n); return 1; }
+int cq_dequantize_q6_k(const uint8_t *b, float *y, size_t n) { if (!has_avx512()) return 0; dq6_k_avx512(b, y, n); return 1; }
 #else
+int cq_quantize_q5_0(const float *x, uint8_t *o, size_t n) { (void)x; (void)o; (void)n; return 0; }
+int cq_quantize_q4_1(const float *x, uint8_t *o, size_t n) { (void)x; (void)o; (void)n; return 0; }
+int cq_quantize_q5_1(const float *x, uint8_t *o, size_t n) { (void)x; (void)o; (void)n; return 0; }
+int cq_dequantize_q5_0(const uint8_t *b, float *y, size_t n) { (void)b; (void)y; (void)n; return 0; }
+int cq_dequantize_q4_1(const uint8_t *b, float *y, size_t n) { (void)b; (void)y; (void)n; return 0; }
+int cq_dequantize_q5_1(const uint8_t *b, float *y, size_t n) { (void)b; (void)y; (void)n; return 0; }
+int cq_dequantize_q5_k(const uint8_t *b, float *y, size_t n) { (void)b; (void)y; (void)n; return 0; }
+int cq_dequantize_q6_k(const uint8_t *b, float *y, size_t n) { (void)b; (void)y; (void)n; return 0; }
 int cq_f16_to_f32(const uint16_t *x, float *y, size_t n) { (void)x; (void)y; (void)n; return 0; }
 int cq_f32_to_f16(const float *x, uint16_t *y, size_t n) { (void)x; (void)y; (void)n; return 0; }
 int cq_bf16_to_f32(const uint16_t *x, float *y, size_t n) { (void)x; (void)y; (void)n; return 0; }

@@ -58,9 +58,18 @@ public enum BlockCodec {
             if !simd || cq_quantize_q4_0(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
                 for b in 0..<blocks { Q4_0.quantize(s + 32 * b, d + 18 * b) }
             }
-        case .q4_1: for b in 0..<blocks { Q4_1.quantize(s + 32 * b, d + 20 * b) }
-        case .q5_0: for b in 0..<blocks { Q5_0.quantize(s + 32 * b, d + 22 * b) }
-        case .q5_1: for b in 0..<blocks { Q5_1.quantize(s + 32 * b, d + 24 * b) }
+        case .q4_1:
+            if !simd || cq_quantize_q4_1(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
+                for b in 0..<blocks { Q4_1.quantize(s + 32 * b, d + 20 * b) }
+            }
+        case .q5_0:
+            if !simd || cq_quantize_q5_0(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
+                for b in 0..<blocks { Q5_0.quantize(s + 32 * b, d + 22 * b) }
+            }
+        case .q5_1:
+            if !simd || cq_quantize_q5_1(s, d.assumingMemoryBound(to: UInt8.self), blocks) == 0 {
+                for b in 0..<blocks { Q5_1.quantize(s + 32 * b, d + 24 * b) }
+            }
         default: throw BlockCodecError.unsupported(type, operation: "quantization")
         }
     }
@@ -95,12 +104,27 @@ public enum BlockCodec {
             if !simd || cq_dequantize_q4_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
                 for b in 0..<blocks { Q4_0.dequantize(s + 18 * b, d + 32 * b) }
             }
-        case .q4_1: for b in 0..<blocks { Q4_1.dequantize(s + 20 * b, d + 32 * b) }
-        case .q5_0: for b in 0..<blocks { Q5_0.dequantize(s + 22 * b, d + 32 * b) }
-        case .q5_1: for b in 0..<blocks { Q5_1.dequantize(s + 24 * b, d + 32 * b) }
+        case .q4_1:
+            if !simd || cq_dequantize_q4_1(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+                for b in 0..<blocks { Q4_1.dequantize(s + 20 * b, d + 32 * b) }
+            }
+        case .q5_0:
+            if !simd || cq_dequantize_q5_0(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+                for b in 0..<blocks { Q5_0.dequantize(s + 22 * b, d + 32 * b) }
+            }
+        case .q5_1:
+            if !simd || cq_dequantize_q5_1(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+                for b in 0..<blocks { Q5_1.dequantize(s + 24 * b, d + 32 * b) }
+            }
         case .q4_K: for b in 0..<blocks { Q4_K.dequantize(s + 144 * b, d + 256 * b) }
-        case .q5_K: for b in 0..<blocks { Q5_K.dequantize(s + 176 * b, d + 256 * b) }
-        case .q6_K: for b in 0..<blocks { Q6_K.dequantize(s + 210 * b, d + 256 * b) }
+        case .q5_K:
+            if !simd || cq_dequantize_q5_k(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+                for b in 0..<blocks { Q5_K.dequantize(s + 176 * b, d + 256 * b) }
+            }
+        case .q6_K:
+            if !simd || cq_dequantize_q6_k(s.assumingMemoryBound(to: UInt8.self), d, blocks) == 0 {
+                for b in 0..<blocks { Q6_K.dequantize(s + 210 * b, d + 256 * b) }
+            }
         default: throw BlockCodecError.unsupported(type, operation: "dequantization")
         }
     }

@@ -51,13 +51,14 @@ func dequantizationIsBitExactWithGGUFPy(_ typeName: String, simd: Bool) throws {
     #expect(back == Array(q[36..<72]))
 }
 
-@Test(arguments: ["Q4_K", "Q5_K", "Q6_K"])
-func kQuantDequantizationIsBitExactWithGGUFPy(_ typeName: String) throws {
+@Test(arguments: ["Q4_K", "Q5_K", "Q6_K"], [true, false])
+func kQuantDequantizationIsBitExactWithGGUFPy(_ typeName: String, simd: Bool) throws {
     let f = try SafeTensorsFile(path: vectors)
     let type = try #require(GGMLType(name: typeName))
     let blocks = try f.elements("\(typeName).blocks", as: UInt8.self)
     let expected = try f.floats("\(typeName).dequantized")
-    let ours = try blocks.withUnsafeBytes { try BlockCodec.dequantize(type, $0, count: expected.count) }
+    var ours = [Float](repeating: .nan, count: expected.count)
+    try blocks.withUnsafeBytes { src in try ours.withUnsafeMutableBufferPointer { try BlockCodec.decode(type, src, into: $0, simd: simd) } }
     #expect(sameFloats(ours, expected))
 }
 
