@@ -189,3 +189,33 @@ private func readAll(_ path: String) throws -> [UInt8] {
     let f = try GGUFMappedFile(path: path)
     return Array(f.bytes)
 }
+
+/// A file cut at each section boundary (and inside sections) fails with the error of that section.
+/// Layout of the file below: header 0..<24; metadata `general.architecture = "x"` 24..<65 (key length 8, key 20,
+/// type 4, string length 8, "x" 1); tensor info for `t` ([32] F32) 65..<98; padding to 128; data 128..<256.
+@Test func truncationAtEachSectionBoundaryNamesTheSection() throws {
+    var w = try GGUFWriter(architecture: "x")
+    try w.addTensor(name: "t", shape: [32], type: .f32, bytes: [UInt8](repeating: 0, count: 128))
+    let folder = TempFolder()
+    try w.write(to: folder.path("v.gguf"))
+    let valid = try readAll(folder.path("v.gguf"))
+    #expect(valid.count == 256)
+    func cut(_ n: Int) -> [UInt8] { Array(valid[..<n]) }
+    expectError(cut(0), .truncated(offset: 0, needed: 4, section: "header"))
+    expectError(cut(20), .truncated(offset: 16, needed: 4, section: "header"))
+    // Right after the header, one tensor info (≥ 32 bytes) can no longer fit: refused before any allocation.
+    expectError(cut(24), .countTooLarge(what: "tensor", count: 1, offset: 8))
+    expectError(cut(65), .truncated(offset: 65, needed: 8, section: "tensor infos"))
+    expectError(cut(94), .truncated(offset: 90, needed: 4, section: "tensor infos"))  // inside the u64 offset
+    expectError(cut(98), .truncated(offset: 98, needed: 30, section: "padding before the data section"))
+    expectError(cut(128), .tensorPastEnd(tensor: "t", end: 256, fileSize: 128))
+    expectError(cut(255), .tensorPastEnd(tensor: "t", end: 256, fileSize: 255))
+    // Without tensors the metadata section is the last one.
+    let meta = Array(valid[..<65])
+    var noTensors = meta
+    noTensors[8] = 0  // tensor_count = 0
+    expectError(Array(noTensors[..<50]), .stringTooLong(length: 20, offset: 24))
+    expectError(Array(noTensors[..<54]), .truncated(offset: 52, needed: 2, section: "metadata"))
+    expectError(Array(noTensors[..<60]), .truncated(offset: 56, needed: 4, section: "metadata"))
+    #expect(try open(noTensors).metadata.count == 1)
+}
