@@ -77,12 +77,14 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         var shardOrder: [String] = []
         var shardOf: [String: String] = [:]
         for (tensor, value) in weightMap {
-            guard case .string(let shard) = value else {
+            guard case .string(let written) = value else {
                 throw SafeTensorsError.invalidIndex(path: indexPath, reason: "weight_map value for `\(tensor)` must be a file name string, found \(value.kindName)")
             }
-            guard SafeTensorsCheckpoint.isContained(shard) else {
-                throw SafeTensorsError.shardPathEscapesFolder(tensor: tensor, path: shard)
+            guard SafeTensorsCheckpoint.isContained(written) else {
+                throw SafeTensorsError.shardPathEscapesFolder(tensor: tensor, path: written)
             }
+            // "./a.safetensors" and "a.safetensors" are one shard, opened once.
+            let shard = SafeTensorsCheckpoint.normalized(written)
             if !shardOrder.contains(shard) { shardOrder.append(shard) }
             shardOf[tensor] = shard
         }
@@ -115,6 +117,11 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         guard !path.isEmpty, !path.hasPrefix("/"), !path.hasPrefix("\\") else { return false }
         let parts = path.split(whereSeparator: { $0 == "/" || $0 == "\\" })
         return !parts.contains("..")
+    }
+
+    /// A contained relative path without `.` or empty components.
+    static func normalized(_ path: String) -> String {
+        path.split(whereSeparator: { $0 == "/" }).filter { $0 != "." }.joined(separator: "/")
     }
 
     /// Where `name` lives, or nil.

@@ -153,3 +153,11 @@ private let shardAB = safetensorsBytes(header: #"{"a":{"dtype":"U8","shape":[1],
                            shards: ["s1.safetensors": shardA, "s2.safetensors": shardB])
     #expect((try? SafeTensorsCheckpoint(path: ok.url.path))?.names == ["a", "b"])
 }
+
+@Test func oneShardSpelledTwoWaysIsOpenedOnceNotReportedAsTwoShards() throws {
+    let f = shardedFolder(index: #"{"weight_map":{"a":"./s.safetensors","b":"s.safetensors"}}"#, shards: ["s.safetensors": shardAB])
+    let c = try SafeTensorsCheckpoint(path: f.url.path)
+    #expect(c.files.count == 1)
+    #expect(c.names == ["a", "b"])
+    #expect(Array(try c.rawBytes("a")) == [1])
+}
