@@ -38,7 +38,7 @@ int ck_blas_init(int threads) {
 
 enum { RowMajor = 101, NoTrans = 111, Trans = 112 };
 
-// ---- Built-in kernel: dot-product form, 4 rows of A × 4 rows of B per step -------------------------------------
+// ---- Unpacked fallback kernel (no buffers): dot-product form, 4 rows of A × 4 rows of B per step -------------------------------------
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f,fma")))
@@ -102,6 +102,8 @@ static void nt_scalar(int M, int N, int K, const float *A, int lda, const float 
 }
 
 void ck_sgemm_nt_builtin(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int accumulate) {
+    if (ck_gemm_nt_packed(M, N, K, A, lda, B, ldb, C, ldc, accumulate) == 0) return;
+    // Out of memory for the packing buffers: the unpacked dot-product kernels need none.
 #if defined(__x86_64__)
     if (ck_cpu_features() & 2) { nt_avx512(M, N, K, A, lda, B, ldb, C, ldc, accumulate); return; }
 #endif
@@ -119,7 +121,8 @@ void ck_sgemm_nn(int M, int N, int K, const float *A, int lda, const float *B, i
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { if (!accumulate) for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * N); return; }
     if (blas_sgemm) { blas_sgemm(RowMajor, NoTrans, NoTrans, M, N, K, 1.0f, A, lda, B, ldb, accumulate ? 1.0f : 0.0f, C, ldc); return; }
-    // Transpose B (K×N) into N×K once, then use the NT kernel.
+    if (ck_gemm_nn_packed(M, N, K, A, lda, B, ldb, C, ldc, accumulate) == 0) return;
+    // Out of memory for the packing buffers: transpose B (K×N) into N×K, then the NT kernel.
     float *bt = (float *)malloc(sizeof(float) * (size_t)N * K);
     if (!bt) { return; }
     for (int k = 0; k < K; k++) for (int j = 0; j < N; j++) bt[(size_t)j * K + k] = B[(size_t)k * ldb + j];

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import GGUFLike
 import Testing
 @testable import Model
 
@@ -150,4 +151,31 @@ func builtinGEMMMatchesTheDefinition(_ m: Int, _ n: Int, _ k: Int) {
         // Padding between rows of C is untouched.
         for i in 0..<m { for j in n..<ldc { #expect(c[i * ldc + j] == c0[i * ldc + j]) } }
     }
+}
+
+/// Linear on stored types through the decoding GEMM with K spanning several 256-wide decode blocks plus a partial
+/// one, and N wide enough to be split across threads at a non-multiple of the 32-column strips.
+@Test(arguments: [GGMLType.f16, .bf16, .q8_0, .q4_0, .q5_1])
+func decodingGEMMMatchesTheDecodedWeightsAcrossBlocksAndThreads(_ type: GGMLType) throws {
+    var r = Rand(g: 19)
+    let (m, n, k) = (50, 300, 544)
+    let encoded = try BlockCodec.quantize(type, r.values(n * k))
+    let decoded = try encoded.withUnsafeBytes { try BlockCodec.dequantize(type, $0, count: n * k) }
+    let lin = Linear(inFeatures: k, outFeatures: n, bias: false)
+    lin.weight.value = WeightTensor.owned(name: "w", shape: [n, k], type: type, encoded: encoded)
+    let x = r.tensor([m, k])
+    let y = try lin(x)
+    var ref = [Float](repeating: 0, count: m * n)
+    for i in 0..<m { for j in 0..<n {
+        var a = 0.0
+        for t in 0..<k { a += Double(x.data[i * k + t]) * Double(decoded[j * k + t]) }
+        ref[i * n + j] = Float(a)
+    } }
+    #expect(relativeMaxError(y.data, ref) < 1e-5)
+}
+
+@Test func linearRejectsAWeightTypeItCannotDecode() throws {
+    let lin = Linear(inFeatures: 32, outFeatures: 2, bias: false)
+    lin.weight.value = WeightTensor.owned(name: "w", shape: [2, 32], type: .i8, encoded: [UInt8](repeating: 0, count: 64))
+    #expect(throws: BlockCodecError.unsupported(.i8, operation: "dequantization")) { try lin(Tensor(zeros: [1, 32])) }
 }

@@ -37,4 +37,21 @@ void ck_gelu(float *x, size_t n, int approximate);
 /// In place softmax of each of `rows` rows of n values (max-subtracted, fp32).
 void ck_softmax_rows(float *x, size_t rows, size_t n);
 
+/// Writes fp32 values of B rows [row0, row0+nrows) (output features of a weight [N×K]), columns [col0, col0+ncols),
+/// row-major into dst (ncols per row). col0 is a multiple of ck_gemm_kc(); ncols is ck_gemm_kc() or the rest of K.
+typedef void (*ck_decode_fn)(void *ctx, int row0, int nrows, int col0, int ncols, float *dst);
+
+/// The built-in packed GEMM (AVX-512 12×32 register tiles, portable fallback), single-threaded; callers split N or
+/// M across threads. Each returns 0, or -1 when its ≈ 2 MB of packing buffers cannot be allocated.
+/// C[M×N] (+)= A[M×K] · B[N×K]ᵀ.
+int ck_gemm_nt_packed(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int accumulate);
+/// C[M×N] (+)= A[M×K] · B[K×N].
+int ck_gemm_nn_packed(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int accumulate);
+/// C[M×N] (+)= A[M×K] · Wᵀ where W's rows [row_offset, row_offset+N) are produced panel by panel by `decode`
+/// (any stored weight type); row_offset lets threads take column ranges of one weight.
+int ck_gemm_nt_decoded(int M, int N, int K, const float *A, int lda, ck_decode_fn decode, void *ctx, int row_offset,
+                       float *C, int ldc, int accumulate);
+/// The K block width (columns of W per decode call), 256: a multiple of every GGML block size.
+int ck_gemm_kc(void);
+
 #endif

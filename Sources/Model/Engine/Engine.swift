@@ -9,6 +9,15 @@ public enum Engine {
         didSet { _ = ck_blas_init(Int32(threads)) }
     }
 
+    /// Stored-type (F16/BF16/Q8_0/…) Linear weights: decode whole-row panels and run OpenBLAS (`true`, set by
+    /// `COGVIDEO_DECODED_GEMM=blas`) instead of the built-in GEMM that decodes inside its packing step (default).
+    static let decodedWeightsThroughBLAS: Bool =
+        ProcessInfo.processInfo.environment["COGVIDEO_DECODED_GEMM"] == "blas" && blasAvailable
+
+    /// Products with fewer multiply-adds (M·N·K) than this use the built-in GEMM even when OpenBLAS is loaded: its
+    /// thread start-up and spin-waiting cost more than they save on small products (2^27 ≈ 512×512×512).
+    @usableFromInline static let blasMinimumProduct = 1 << 27
+
     /// True when OpenBLAS was found and is used for fp32 GEMM (with its AVX-512 kernels on AVX-512 CPUs).
     public static let blasAvailable: Bool = ck_blas_init(Int32(ProcessInfo.processInfo.activeProcessorCount)) != 0
 
@@ -32,16 +41,53 @@ public enum Engine {
     }
 }
 
-/// C = A·Bᵀ (+C): A [M×K] row-major, B [N×K] row-major (a Linear weight), C [M×N] with row stride ldc.
-@inlinable func sgemmNT(_ M: Int, _ N: Int, _ K: Int, _ A: UnsafePointer<Float>, _ lda: Int, _ B: UnsafePointer<Float>, _ ldb: Int,
-                        _ C: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool = false) {
-    _ = Engine.blasAvailable
-    ck_sgemm_nt(Int32(M), Int32(N), Int32(K), A, Int32(lda), B, Int32(ldb), C, Int32(ldc), accumulate ? 1 : 0)
+/// Runs `body(rows, cols)` over a split of an M×N output across the engine's threads: over N in 32-column-aligned
+/// ranges when N is wide enough (each thread then packs/decodes only its own columns of B), else over M.
+@inlinable func parallelGEMMSplit(_ m: Int, _ n: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+    let t = Engine.threads
+    if t > 1 && n >= 64 * t {
+        Engine.parallelFor(t) { p in
+            let lo = p == 0 ? 0 : (n * p / t) & ~31, hi = p == t - 1 ? n : (n * (p + 1) / t) & ~31
+            if lo < hi { body(0..<m, lo..<hi) }
+        }
+    } else if t > 1 && m >= 24 * t {
+        Engine.parallelFor(t) { p in
+            let lo = m * p / t, hi = m * (p + 1) / t
+            if lo < hi { body(lo..<hi, 0..<n) }
+        }
+    } else {
+        body(0..<m, 0..<n)
+    }
 }
 
-/// C = A·B (+C): A [M×K], B [K×N], C [M×N], all row-major.
+/// C = A·Bᵀ (+C): A [M×K] row-major, B [N×K] row-major (a Linear weight), C [M×N] with row stride ldc.
+/// OpenBLAS for large products when loaded, else the built-in packed AVX-512 GEMM on the engine's threads.
+@inlinable func sgemmNT(_ M: Int, _ N: Int, _ K: Int, _ A: UnsafePointer<Float>, _ lda: Int, _ B: UnsafePointer<Float>, _ ldb: Int,
+                        _ C: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool = false) {
+    if Engine.blasAvailable && M * N * K >= Engine.blasMinimumProduct {
+        ck_sgemm_nt(Int32(M), Int32(N), Int32(K), A, Int32(lda), B, Int32(ldb), C, Int32(ldc), accumulate ? 1 : 0)
+        return
+    }
+    nonisolated(unsafe) let C = C
+    parallelGEMMSplit(M, N) { rows, cols in
+        ck_sgemm_nt_builtin(Int32(rows.count), Int32(cols.count), Int32(K), A + rows.lowerBound * lda, Int32(lda),
+                            B + cols.lowerBound * ldb, Int32(ldb), C + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc),
+                            accumulate ? 1 : 0)
+    }
+}
+
+/// C = A·B (+C): A [M×K], B [K×N], C [M×N], all row-major. OpenBLAS for large products when loaded, else the
+/// built-in GEMM on the engine's threads.
 @inlinable func sgemmNN(_ M: Int, _ N: Int, _ K: Int, _ A: UnsafePointer<Float>, _ lda: Int, _ B: UnsafePointer<Float>, _ ldb: Int,
                         _ C: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool = false) {
-    _ = Engine.blasAvailable
-    ck_sgemm_nn(Int32(M), Int32(N), Int32(K), A, Int32(lda), B, Int32(ldb), C, Int32(ldc), accumulate ? 1 : 0)
+    if Engine.blasAvailable && M * N * K >= Engine.blasMinimumProduct {
+        ck_sgemm_nn(Int32(M), Int32(N), Int32(K), A, Int32(lda), B, Int32(ldb), C, Int32(ldc), accumulate ? 1 : 0)
+        return
+    }
+    nonisolated(unsafe) let C = C
+    parallelGEMMSplit(M, N) { rows, cols in
+        ck_sgemm_nn(Int32(rows.count), Int32(cols.count), Int32(K), A + rows.lowerBound * lda, Int32(lda),
+                    B + cols.lowerBound, Int32(ldb), C + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc),
+                    accumulate ? 1 : 0)
+    }
 }

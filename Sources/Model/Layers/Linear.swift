@@ -1,3 +1,5 @@
+import CKernels
+import Foundation
 import GGUFLike
 
 /// `nn.Linear`: `y = x Wᵀ + b` with W `[out, in]` in its stored type (F32, F16, BF16, Q8_0, Q4_0, …).
@@ -38,33 +40,93 @@ public final class Linear: Module {
                 let A = a.baseAddress!, C = c.baseAddress!
                 if w.type == .f32, Int(bitPattern: w.bytes.baseAddress) % 4 == 0 {
                     sgemmNT(m, n, k, A, k, w.bytes.baseAddress!.assumingMemoryBound(to: Float.self), k, C, n)
+                } else if w.type != .f64, k % w.type.blockSize == 0, !Engine.decodedWeightsThroughBLAS {
+                    try decodedGEMM(w, m: m, n: n, k: k, A, C)
                 } else {
-                    // Panels of output rows decoded to fp32 (≈ 4 MB each), decoded in parallel, then one GEMM each.
-                    let panel = max(16, min(n, (1 << 20) / max(k, 1)))
-                    var buffer = [Float](repeating: 0, count: panel * k)
-                    try buffer.withUnsafeMutableBufferPointer { bp in
-                        let B = bp.baseAddress!
-                        var n0 = 0
-                        while n0 < n {
-                            let p = min(panel, n - n0)
-                            var failure: Error?
-                            let base = n0
-                            Engine.parallelRanges(p, minimumChunk: 8) { r in
-                                do { try w.decodeRows((base + r.lowerBound)..<(base + r.upperBound), into: B + r.lowerBound * k) }
-                                catch { failure = error }
-                            }
-                            if let failure { throw failure }
-                            sgemmNT(m, p, k, A, k, B, k, C + n0, n)
-                            n0 += p
-                        }
-                    }
+                    try panelGEMM(w, m: m, n: n, k: k, A, C)
                 }
             }
         }
         if let b = try bias?.floats("bias") {
             output.withUnsafeMutableBufferPointer { c in
-                for i in 0..<m { for j in 0..<n { c[i * n + j] += b[j] } }
+                b.withUnsafeBufferPointer { bp in
+                    nonisolated(unsafe) let C = c.baseAddress!, B = bp.baseAddress!
+                    Engine.parallelRanges(m, minimumChunk: max(1, (1 << 16) / max(n, 1))) { rows in
+                        for i in rows { let row = C + i * n; for j in 0..<n { row[j] += B[j] } }
+                    }
+                }
             }
         }
+    }
+
+    /// x·Wᵀ for a stored (F16/BF16/Q8_0/…) weight through the built-in packed GEMM: each thread decodes its own
+    /// columns of W one 256-wide K block × 1024 rows at a time (1 MB) straight into the packing step.
+    private func decodedGEMM(_ w: WeightTensor, m: Int, n: Int, k: Int, _ A: UnsafePointer<Float>, _ C: UnsafeMutablePointer<Float>) throws {
+        // Decoding the first block up front turns an unsupported type into a typed error before any work.
+        var probe = [Float](repeating: 0, count: w.type.blockSize)
+        try probe.withUnsafeMutableBufferPointer {
+            try BlockCodec.dequantize(w.type, UnsafeRawBufferPointer(rebasing: w.bytes[0..<w.type.typeSize]), into: $0)
+        }
+        guard w.bytes.count >= n * w.rowBytes, let base = w.bytes.baseAddress else {
+            throw ModuleError.invalidInput("weight '\(w.name)' holds \(w.bytes.count) bytes, expected \(n * w.rowBytes)")
+        }
+        var ctx = DecodeContext(base: base, rowBytes: w.rowBytes, type: w.type)
+        nonisolated(unsafe) let C = C
+        var failures = 0
+        withUnsafeMutablePointer(to: &ctx) { ctxp in
+            nonisolated(unsafe) let ctxp = ctxp
+            nonisolated(unsafe) var failed = 0
+            let lock = NSLock()
+            parallelGEMMSplit(m, n) { rows, cols in
+                let rc = ck_gemm_nt_decoded(Int32(rows.count), Int32(cols.count), Int32(k), A + rows.lowerBound * k, Int32(k),
+                                            decodeRowsCallback, UnsafeMutableRawPointer(ctxp), Int32(cols.lowerBound),
+                                            C + rows.lowerBound * n + cols.lowerBound, Int32(n), 0)
+                if rc != 0 { lock.lock(); failed += 1; lock.unlock() }
+            }
+            failures = failed
+        }
+        if failures > 0 { throw ModuleError.invalidInput("Linear: out of memory for the GEMM packing buffers") }
+    }
+
+    /// x·Wᵀ by decoding panels of whole output rows (≈ 4 MB) then one fp32 GEMM each (OpenBLAS when loaded).
+    private func panelGEMM(_ w: WeightTensor, m: Int, n: Int, k: Int, _ A: UnsafePointer<Float>, _ C: UnsafeMutablePointer<Float>) throws {
+        let panel = max(16, min(n, (1 << 20) / max(k, 1)))
+        var buffer = [Float](repeating: 0, count: panel * k)
+        try buffer.withUnsafeMutableBufferPointer { bp in
+            let B = bp.baseAddress!
+            var n0 = 0
+            while n0 < n {
+                let p = min(panel, n - n0)
+                nonisolated(unsafe) var failure: Error?
+                let base = n0
+                Engine.parallelRanges(p, minimumChunk: 8) { r in
+                    do { try w.decodeRows((base + r.lowerBound)..<(base + r.upperBound), into: B + r.lowerBound * k) }
+                    catch { failure = error }
+                }
+                if let failure { throw failure }
+                sgemmNT(m, p, k, A, k, B, k, C + n0, n)
+                n0 += p
+            }
+        }
+    }
+}
+
+/// Where `decodeRowsCallback` reads a stored weight from.
+private struct DecodeContext {
+    let base: UnsafeRawPointer
+    let rowBytes: Int
+    let type: GGMLType
+}
+
+/// `ck_decode_fn` for `ck_gemm_nt_decoded`: columns start on a block boundary (a multiple of 256). The type and
+/// sizes were checked by `decodedGEMM` before the GEMM started, so decoding cannot fail here.
+private let decodeRowsCallback: @convention(c) (UnsafeMutableRawPointer?, Int32, Int32, Int32, Int32, UnsafeMutablePointer<Float>?) -> Void = {
+    ctx, row0, nrows, col0, ncols, dst in
+    guard let c = ctx?.assumingMemoryBound(to: DecodeContext.self).pointee, let dst else { return }
+    let bs = c.type.blockSize, ts = c.type.typeSize
+    let off = Int(col0) / bs * ts, len = Int(ncols) / bs * ts
+    for r in 0..<Int(nrows) {
+        let src = UnsafeRawBufferPointer(start: c.base + (Int(row0) + r) * c.rowBytes + off, count: len)
+        try? BlockCodec.dequantize(c.type, src, into: UnsafeMutableBufferPointer(start: dst + r * Int(ncols), count: Int(ncols)))
     }
 }
