@@ -37,20 +37,22 @@ def main():
     ap.add_argument("--torch-bf16", action="store_true", help="also time torch.matmul in bfloat16")
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "cogvideo-bench"))
     args = ap.parse_args()
-    print(f"{'M':>6} {'K':>5} {'N':>5}  {'impl':<22}{'GFLOP/s':>9}{'vs torch fp32':>15}")
+    print(f"{'M':>6} {'K':>5} {'N':>5}  {'impl':<30}{'GFLOP/s':>9}{'vs torch fp32':>15}")
     for shape in args.shapes.split(","):
         m, k, n = (int(v) for v in shape.split("x"))
         ref = torch_gflops(m, k, n, args.threads, args.repeats)
-        print(f"{m:>6} {k:>5} {n:>5}  {'torch.matmul fp32':<22}{ref:>9.1f}{1:>14.2f}x", flush=True)
+        print(f"{m:>6} {k:>5} {n:>5}  {'torch.matmul fp32':<30}{ref:>9.1f}{1:>14.2f}x", flush=True)
         if args.torch_bf16:
             r = torch_gflops(m, k, n, args.threads, args.repeats, torch.bfloat16)
-            print(f"{m:>6} {k:>5} {n:>5}  {'torch.matmul bf16':<22}{r:>9.1f}{r / ref:>14.2f}x", flush=True)
+            print(f"{m:>6} {k:>5} {n:>5}  {'torch.matmul bf16':<30}{r:>9.1f}{r / ref:>14.2f}x", flush=True)
         for t in args.types.split(","):
             out = subprocess.run([args.bench, "gemm", t, str(m), str(k), str(n), str(args.repeats), str(args.threads)],
                                  check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             label = f"swift {t}" + ("" if r["blas"] else " (no BLAS)")
-            print(f"{m:>6} {k:>5} {n:>5}  {label:<22}{r['gflops']:>9.1f}{r['gflops'] / ref:>14.2f}x", flush=True)
+            if t == "f32" and r.get("blas_core"):
+                label += f" [{r['blas_core']}]"
+            print(f"{m:>6} {k:>5} {n:>5}  {label:<30}{r['gflops']:>9.1f}{r['gflops'] / ref:>14.2f}x", flush=True)
 
 
 if __name__ == "__main__":

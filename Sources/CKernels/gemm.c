@@ -17,19 +17,37 @@ typedef void (*set_threads_fn)(int);
 static sgemm_fn blas_sgemm = NULL;
 static set_threads_fn blas_set_threads = NULL;
 static int blas_tried = 0;
+typedef char *(*coretype_fn)(void);
+static coretype_fn blas_coretype = NULL;
+
+const char *ck_blas_corename(void) { return blas_coretype ? blas_coretype() : NULL; }
 
 int ck_blas_init(int threads) {
     if (!blas_tried) {
         blas_tried = 1;
         if (getenv("COGVIDEO_NO_BLAS") == NULL) {
-            if ((ck_cpu_features() & 2) && getenv("OPENBLAS_CORETYPE") == NULL) setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);
+            // OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded. Debian's 0.3.21 does not know Zen 4/5 and falls
+            // back to its AVX2 (Haswell) kernels, and environments often pin OPENBLAS_CORETYPE to a lowest common
+            // denominator for other tools. The engine chooses the kernels from CPUID instead: SkylakeX (AVX-512) when
+            // the CPU has AVX-512 F/BW/VL, whatever the inherited variable says; COGVIDEO_OPENBLAS_CORETYPE overrides.
+            // The inherited value is put back after loading so the rest of the process sees its environment unchanged.
+            const char *forced = getenv("COGVIDEO_OPENBLAS_CORETYPE");
+            const char *choice = forced ? forced : (ck_cpu_features() & 2) ? "SkylakeX" : NULL;
+            const char *inherited = getenv("OPENBLAS_CORETYPE");
+            char *saved = inherited ? strdup(inherited) : NULL;
+            if (choice) setenv("OPENBLAS_CORETYPE", choice, 1);
             const char *names[] = {"libopenblas.so.0", "libopenblasp.so.0", "libopenblas.so", NULL};
             for (int i = 0; names[i] && !blas_sgemm; i++) {
                 void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
                 if (!h) continue;
                 blas_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
                 blas_set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
+                blas_coretype = (coretype_fn)dlsym(h, "openblas_get_corename");
             }
+            if (choice) {
+                if (saved) setenv("OPENBLAS_CORETYPE", saved, 1); else unsetenv("OPENBLAS_CORETYPE");
+            }
+            free(saved);
         }
     }
     if (blas_sgemm && blas_set_threads && threads > 0) blas_set_threads(threads);

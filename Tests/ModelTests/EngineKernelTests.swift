@@ -130,7 +130,7 @@ func flashAttentionKernelMatchesMaterializedSoftmax(_ sq: Int, _ sk: Int, _ d: I
 
 /// The built-in GEMM (used when OpenBLAS is absent) on shapes that cover every register-tile and panel edge,
 /// with leading dimensions larger than the rows and accumulation into C.
-@Test(arguments: [(1, 1, 1), (7, 33, 5), (29, 70, 300), (64, 96, 1), (130, 257, 129)])
+@Test(arguments: [(1, 1, 1), (7, 33, 5), (29, 70, 300), (64, 96, 1), (130, 257, 129), (100, 2100, 1100)])
 func builtinGEMMMatchesTheDefinition(_ m: Int, _ n: Int, _ k: Int) {
     var r = Rand(g: UInt64(m * n + k))
     let (lda, ldb, ldc) = (k + 3, k + 1, n + 2)
@@ -153,12 +153,13 @@ func builtinGEMMMatchesTheDefinition(_ m: Int, _ n: Int, _ k: Int) {
     }
 }
 
-/// Linear on stored types through the decoding GEMM with K spanning several 256-wide decode blocks plus a partial
-/// one, and N wide enough to be split across threads at a non-multiple of the 32-column strips.
-@Test(arguments: [GGMLType.f16, .bf16, .q8_0, .q4_0, .q5_1])
-func decodingGEMMMatchesTheDecodedWeightsAcrossBlocksAndThreads(_ type: GGMLType) throws {
+/// Linear on stored types through the decoding GEMM: K within one 1024-wide decode block, and K spanning a whole
+/// block plus a partial one with N past one 2048-row panel; N split across threads at a non-multiple of the
+/// 32-column strips.
+@Test(arguments: [GGMLType.f16, .bf16, .q8_0, .q4_0, .q5_1], [(50, 300, 544), (20, 2200, 1312)])
+func decodingGEMMMatchesTheDecodedWeightsAcrossBlocksAndThreads(_ type: GGMLType, _ size: (Int, Int, Int)) throws {
     var r = Rand(g: 19)
-    let (m, n, k) = (50, 300, 544)
+    let (m, n, k) = size
     let encoded = try BlockCodec.quantize(type, r.values(n * k))
     let decoded = try encoded.withUnsafeBytes { try BlockCodec.dequantize(type, $0, count: n * k) }
     let lin = Linear(inFeatures: k, outFeatures: n, bias: false)
@@ -178,4 +179,16 @@ func decodingGEMMMatchesTheDecodedWeightsAcrossBlocksAndThreads(_ type: GGMLType
     let lin = Linear(inFeatures: 32, outFeatures: 2, bias: false)
     lin.weight.value = WeightTensor.owned(name: "w", shape: [2, 32], type: .i8, encoded: [UInt8](repeating: 0, count: 64))
     #expect(throws: BlockCodecError.unsupported(.i8, operation: "dequantization")) { try lin(Tensor(zeros: [1, 32])) }
+}
+
+/// On an AVX-512 CPU OpenBLAS runs its SkylakeX kernels even when the process inherited another
+/// OPENBLAS_CORETYPE (this project's CI exports `Haswell`), and the inherited variable is left as it was.
+@Test func openBLASUsesAVX512KernelsWhateverTheInheritedCoreType() throws {
+    let inherited = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
+    guard Engine.blasAvailable else { return }  // no OpenBLAS installed: the built-in GEMM is used instead
+    let core = try #require(Engine.blasCoreName)
+    if ck_cpu_features() & 2 != 0 && ProcessInfo.processInfo.environment["COGVIDEO_OPENBLAS_CORETYPE"] == nil {
+        #expect(core.lowercased() == "skylakex", "OpenBLAS chose \(core)")
+    }
+    #expect(getenv("OPENBLAS_CORETYPE").map { String(cString: $0) } == inherited)
 }

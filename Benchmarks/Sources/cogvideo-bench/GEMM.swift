@@ -53,7 +53,7 @@ func benchGEMM(_ args: [String]) throws {
     var sink: Float = 0
     let t = try bestSeconds(repeats) { let y = try linear(x); sink += y.data[y.count / 2] }
     let gflops = 2 * Double(m) * Double(n) * Double(k) / t.wall / 1e9
-    print(#"{"bench":"gemm","impl":"swift","type":"\#(type.name)","m":\#(m),"k":\#(k),"n":\#(n),"threads":\#(Engine.threads),"blas":\#(Engine.blasAvailable),"seconds":\#(t.wall),"cpu_seconds":\#(t.cpu),"gflops":\#(gflops),"sink":\#(sink.isFinite ? 0 : 1)}"#)
+    print(#"{"bench":"gemm","impl":"swift","type":"\#(type.name)","m":\#(m),"k":\#(k),"n":\#(n),"threads":\#(Engine.threads),"blas":\#(Engine.blasAvailable),"blas_core":"\#(Engine.blasCoreName ?? "none")","seconds":\#(t.wall),"cpu_seconds":\#(t.cpu),"gflops":\#(gflops),"sink":\#(sink.isFinite ? 0 : 1)}"#)
 }
 
 /// `cogvideo-bench attention S H D [REPEATS] [THREADS]`: `Ops.attention` on q, k, v of shape [1, H, S, D]; prints

@@ -8,10 +8,14 @@
 /// Returns a bit set of the CPU features the kernels detected (1 = AVX2+FMA+F16C, 2 = AVX-512F/BW/VL, 4 = AVX-512 VNNI).
 int ck_cpu_features(void);
 
-/// Loads OpenBLAS at run time (libopenblas.so.0), first setting OPENBLAS_CORETYPE=SkylakeX when the CPU has
-/// AVX-512 and the variable is unset (OpenBLAS 0.3.21 does not recognise Zen 5 and would pick AVX2 kernels).
-/// Returns 1 when available. `threads` sets its thread count. Safe to call repeatedly.
+/// Loads OpenBLAS at run time (libopenblas.so.0) with OPENBLAS_CORETYPE=SkylakeX while it loads when the CPU has
+/// AVX-512 F/BW/VL, whatever the inherited OPENBLAS_CORETYPE says (OpenBLAS 0.3.21 does not recognise Zen 5 and
+/// would pick AVX2 kernels); COGVIDEO_OPENBLAS_CORETYPE names another core; COGVIDEO_NO_BLAS disables OpenBLAS.
+/// Returns 1 when available. `threads` sets its thread count. Safe to call repeatedly; not concurrently the first time.
 int ck_blas_init(int threads);
+
+/// The kernel set OpenBLAS chose (e.g. "SkylakeX", "Haswell"), or NULL when OpenBLAS is not loaded.
+const char *ck_blas_corename(void);
 
 /// C[M×N] (row stride ldc) = A[M×K] (row-major, lda) · B[N×K]ᵀ (row-major, ldb) (+ C when accumulate != 0).
 /// Uses OpenBLAS when ck_blas_init succeeded, else an AVX-512 / scalar kernel on the calling thread.
@@ -51,7 +55,7 @@ int ck_gemm_nn_packed(int M, int N, int K, const float *A, int lda, const float 
 /// (any stored weight type); row_offset lets threads take column ranges of one weight.
 int ck_gemm_nt_decoded(int M, int N, int K, const float *A, int lda, ck_decode_fn decode, void *ctx, int row_offset,
                        float *C, int ldc, int accumulate);
-/// The K block width (columns of W per decode call), 256: a multiple of every GGML block size.
+/// The K block width (columns of W per decode call), 1024: a multiple of every GGML block size (32 and 256).
 int ck_gemm_kc(void);
 
 #endif

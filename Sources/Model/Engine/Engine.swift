@@ -21,6 +21,13 @@ public enum Engine {
     /// True when OpenBLAS was found and is used for fp32 GEMM (with its AVX-512 kernels on AVX-512 CPUs).
     public static let blasAvailable: Bool = ck_blas_init(Int32(ProcessInfo.processInfo.activeProcessorCount)) != 0
 
+    /// The OpenBLAS kernel set in use ("SkylakeX" on AVX-512 CPUs, whatever OPENBLAS_CORETYPE the process inherited;
+    /// `COGVIDEO_OPENBLAS_CORETYPE` chooses another), or nil without OpenBLAS.
+    public static var blasCoreName: String? {
+        guard blasAvailable, let name = ck_blas_corename() else { return nil }
+        return String(cString: name)
+    }
+
     /// Runs `body(i)` for i in 0..<count on the engine's threads.
     @inlinable public static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 { for i in 0..<count { body(i) }; return }

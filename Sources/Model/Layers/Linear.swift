@@ -60,7 +60,7 @@ public final class Linear: Module {
     }
 
     /// x·Wᵀ for a stored (F16/BF16/Q8_0/…) weight through the built-in packed GEMM: each thread decodes its own
-    /// columns of W one 256-wide K block × 1024 rows at a time (1 MB) straight into the packing step.
+    /// columns of W one 1024-wide K block × 2048 rows at a time (8 MB per thread) straight into the packing step.
     private func decodedGEMM(_ w: WeightTensor, m: Int, n: Int, k: Int, _ A: UnsafePointer<Float>, _ C: UnsafeMutablePointer<Float>) throws {
         // Decoding the first block up front turns an unsupported type into a typed error before any work.
         var probe = [Float](repeating: 0, count: w.type.blockSize)
