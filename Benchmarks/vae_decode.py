@@ -82,7 +82,7 @@ def main():
     ap.add_argument("--width", type=int, default=368, help="pixel width")
     ap.add_argument("--encode", action="store_true", help="benchmark encode instead of decode")
     ap.add_argument("--tile", action="store_true", help="diffusers' default tiling on both sides")
-    ap.add_argument("--types", default="f32", help="comma-separated Swift weight types: f32,f16,bf16,q8_0-flat")
+    ap.add_argument("--types", default="f32", help="comma-separated Swift weight types: f32,f16,bf16,q8_0-flat (\"\" = none)")
     ap.add_argument("--skip-diffusers", action="store_true")
     ap.add_argument("--reuse-diffusers", action="store_true",
                     help="reuse the diffusers result of an earlier run with the same input (kept in --workdir)")
@@ -90,7 +90,7 @@ def main():
     ap.add_argument("--workdir", default="/tmp/cogvideo-vae-bench", help="checkpoints are cached here between runs")
     ap.add_argument("--bench", default=os.path.join(HERE, "..", ".build", "release", "cogvideo-bench"))
     args = ap.parse_args()
-    types = args.types.split(",")
+    types = [t for t in args.types.split(",") if t]  # --types "" runs diffusers only
     os.makedirs(args.workdir, exist_ok=True)
     dirs = make_checkpoints(args.workdir, types)
 
