@@ -1,6 +1,7 @@
 // Flash-style attention for one head and a range of query rows: S = scale·Q·Kᵀ (+ bias) one key tile at a time,
 // online softmax (running max and sum per row), O = Σ softmax(S)·V. Nothing of size Sq×Sk is ever stored.
 #include "CKernels.h"
+#include "simd_exp.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,23 +57,6 @@ static void attention_rows_scalar(int nq, int sk, int d, const float *q, const f
 #if defined(__x86_64__)
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 
-/// e^x for 16 lanes (Cephes-style: 2^n · p(r), |relative error| ≈ 2 ulp); -inf and very negative x give 0.
-AVX512 static inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.7f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    // Results below e^-87 (and -inf inputs) are flushed to exactly 0.
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), _mm512_scalef_ps(p, n));
-}
 
 static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
@@ -163,7 +147,7 @@ AVX512 static void attention_rows_avx512(int nq, int sk, int d, const float *q, 
             __m512 vb = _mm512_set1_ps(base), sum = _mm512_setzero_ps();
             for (int j = 0; j < nk; j += 16) {
                 __mmask16 mk = tail_mask(nk - j);
-                __m512 e = _mm512_maskz_mov_ps(mk, exp512(_mm512_sub_ps(_mm512_loadu_ps(row + j), vb)));
+                __m512 e = _mm512_maskz_mov_ps(mk, ck_exp512(_mm512_sub_ps(_mm512_loadu_ps(row + j), vb)));
                 _mm512_storeu_ps(row + j, e);
                 sum = _mm512_add_ps(sum, e);
             }

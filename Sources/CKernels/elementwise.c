@@ -1,27 +1,13 @@
 // Vectorized activation functions and row softmax (AVX-512 with a portable fallback). Single-threaded: the Swift
 // callers split the work across the engine's threads.
 #include "CKernels.h"
+#include "simd_exp.h"
 #include <math.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 
-/// e^x (Cephes polynomial, ≈ 2 ulp); inputs below -87 give exactly 0, above 88.7 saturate.
-AVX512 static inline __m512 exp512(__m512 x0) {
-    __m512 x = _mm512_min_ps(_mm512_max_ps(x0, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(88.7f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), _mm512_scalef_ps(p, n));
-}
 
 static inline __mmask16 tail_mask(size_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
@@ -29,7 +15,7 @@ AVX512 static void silu512(float *x, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = tail_mask(n - i);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        __m512 e = ck_exp512(_mm512_sub_ps(_mm512_setzero_ps(), v));
         _mm512_mask_storeu_ps(x + i, m, _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
     }
 }
@@ -37,7 +23,7 @@ AVX512 static void silu512(float *x, size_t n) {
 /// tanh(y) = sign(y)·(1 − 2/(e^{2|y|} + 1)); for |y| < 0.625 an odd polynomial avoids the cancellation near 0.
 AVX512 static inline __m512 tanh512(__m512 y) {
     __m512 a = _mm512_abs_ps(y);
-    __m512 e = exp512(_mm512_mul_ps(a, _mm512_set1_ps(2.0f)));
+    __m512 e = ck_exp512(_mm512_mul_ps(a, _mm512_set1_ps(2.0f)));
     __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
     // Cephes tanhf polynomial for |x| < 0.625.
     __m512 z = _mm512_mul_ps(a, a);
@@ -74,7 +60,7 @@ AVX512 static inline __m512 erf512(__m512 x) {
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
     p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
     p = _mm512_mul_ps(p, t);
-    __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a)));
+    __m512 e = ck_exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a)));
     __m512 r = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
     return _mm512_or_ps(r, _mm512_and_ps(x, _mm512_set1_ps(-0.0f)));
 }
@@ -101,7 +87,7 @@ AVX512 static void softmax_rows512(float *x, size_t rows, size_t n) {
         __m512 base = _mm512_set1_ps(rmax == -INFINITY ? 0 : rmax), sum = _mm512_setzero_ps();
         for (size_t j = 0; j < n; j += 16) {
             __mmask16 m = tail_mask(n - j);
-            __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), base)));
+            __m512 e = _mm512_maskz_mov_ps(m, ck_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), base)));
             _mm512_mask_storeu_ps(row + j, m, e);
             sum = _mm512_add_ps(sum, e);
         }
