@@ -4,9 +4,9 @@ import Foundation
 
 /// Process-wide engine settings.
 public enum Engine {
-    /// Worker threads for parallel loops and the BLAS (default: all active cores).
+    /// Worker threads for parallel loops and the GEMM (default: all active cores).
     nonisolated(unsafe) public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount {
-        didSet { _ = ck_blas_init(Int32(threads)) }
+        didSet { if blasAvailable { _ = ck_blas_init(Int32(threads)) } }
     }
 
     /// Stored-type (F16/BF16/Q8_0/…) Linear weights: decode whole-row panels and run OpenBLAS (`true`, set by
@@ -18,11 +18,16 @@ public enum Engine {
     /// thread start-up and spin-waiting cost more than they save on small products (2^27 ≈ 512×512×512).
     @usableFromInline static let blasMinimumProduct = 1 << 27
 
-    /// True when OpenBLAS was found and is used for fp32 GEMM (with its AVX-512 kernels on AVX-512 CPUs).
-    public static let blasAvailable: Bool = ck_blas_init(Int32(ProcessInfo.processInfo.activeProcessorCount)) != 0
+    /// True when OpenBLAS is loaded and runs the large fp32 products: only with `COGVIDEO_GEMM=openblas` (and
+    /// libopenblas installed). By default every product runs on the built-in AVX-512 GEMM: as fast as OpenBLAS's
+    /// SkylakeX kernels on a bare product, and faster inside the models, where OpenBLAS's own spinning threads
+    /// compete with the engine's threads between products (2b transformer block, 1,606 tokens: 1.5 s vs 2.0 s).
+    public static let blasAvailable: Bool =
+        ProcessInfo.processInfo.environment["COGVIDEO_GEMM"] == "openblas"
+        && ck_blas_init(Int32(ProcessInfo.processInfo.activeProcessorCount)) != 0
 
     /// The OpenBLAS kernel set in use ("SkylakeX" on AVX-512 CPUs, whatever OPENBLAS_CORETYPE the process inherited;
-    /// `COGVIDEO_OPENBLAS_CORETYPE` chooses another), or nil without OpenBLAS.
+    /// `COGVIDEO_OPENBLAS_CORETYPE` chooses another), or nil when OpenBLAS is not in use.
     public static var blasCoreName: String? {
         guard blasAvailable, let name = ck_blas_corename() else { return nil }
         return String(cString: name)
