@@ -35,7 +35,8 @@ public struct ConversionSummary: Sendable {
 }
 
 /// Streams a checkpoint into one GGUF file: one tensor in memory at a time (in chunks of ≈ 4 M elements), rows
-/// decoded and quantized on all engine threads, the output written to a temporary file and renamed at the end.
+/// decoded and quantized on all engine threads while a writer thread writes the previous chunks (GGUFWriter's
+/// pipelined output), the output written to a temporary file and renamed at the end.
 public struct Converter {
     public let plan: ConversionPlan
     public let policy: PrecisionPolicy
@@ -65,8 +66,9 @@ public struct Converter {
         }
     }
 
-    /// Writes the GGUF to `output`. `progress` is called from the converting thread.
-    public func run(to output: String, name: String, progress: @escaping (ConversionProgress) -> Void) throws -> ConversionSummary {
+    /// Writes the GGUF to `output`. `progress` is called from the converting thread after every chunk; an error it
+    /// throws stops the conversion (nothing is left at `output`, and no temporary file).
+    public func run(to output: String, name: String, progress: @escaping (ConversionProgress) throws -> Void) throws -> ConversionSummary {
         let start = DispatchTime.now().uptimeNanoseconds
         var summary = ConversionSummary()
         summary.variant = plan.variant
@@ -84,6 +86,8 @@ public struct Converter {
 
         let total = plan.components.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.count * $1.sourceDType.bits / 8 } }
         let tensorsTotal = plan.components.reduce(0) { $0 + $1.tensors.count }
+        // Source tensors in write order, so that each tensor's producer can start reading the next one's pages.
+        let order = plan.components.flatMap { c in c.tensors.map { (checkpoint: c.checkpoint, name: $0.sourceName) } }
         var decisionIndex = 0
         nonisolated(unsafe) var bytesIn = 0
         nonisolated(unsafe) var done = 0
@@ -91,23 +95,24 @@ public struct Converter {
         for c in plan.components {
             for t in c.tensors {
                 let decision = summary.decisions[decisionIndex]
+                let next = decisionIndex + 1 < order.count ? order[decisionIndex + 1] : nil
                 decisionIndex += 1
                 guard SourceDecoding.convertible.contains(t.sourceDType) else {
                     throw ConvertError.unsupportedSourceDType(tensor: c.name + "." + t.name, dtype: t.sourceDType.rawValue)
                 }
                 let checkpoint = c.checkpoint
                 let fullName = c.name + "." + t.name
-                try writer.addTensor(name: fullName, shape: t.shape, type: decision.type) { emit in
+                try writer.addTensor(name: fullName, shape: t.shape, type: decision.type, into: { sink in
                     let raw = try checkpoint.rawBytes(t.sourceName)
-                    try Converter.stream(t, raw: raw, type: decision.type) { chunk, inBytes in
-                        try emit(chunk)
+                    if let next, let ahead = try? next.checkpoint.rawBytes(next.name) { Converter.prefetch(ahead) }
+                    try Converter.stream(t, raw: raw, type: decision.type, into: sink) { inBytes in
                         bytesIn += inBytes
-                        report(ConversionProgress(tensorsDone: done, tensorsTotal: tensorsTotal, bytesIn: bytesIn,
-                                                  bytesInTotal: total, currentTensor: fullName))
+                        try report(ConversionProgress(tensorsDone: done, tensorsTotal: tensorsTotal, bytesIn: bytesIn,
+                                                      bytesInTotal: total, currentTensor: fullName))
                     }
                     checkpoint.releasePages(t.sourceName)
                     done += 1
-                }
+                })
             }
         }
         summary.bytesOut = writer.fileSize
@@ -117,9 +122,22 @@ public struct Converter {
         return summary
     }
 
-    /// Converts one tensor chunk by chunk: decode source rows to fp32 and encode them as `type`, both threads.
-    static func stream(_ t: SourceTensor, raw: UnsafeRawBufferPointer, type: GGMLType,
-                       emit: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
+    /// Asks the kernel to start reading a source tensor's pages now (asynchronously), so that they are in memory
+    /// when its turn comes instead of being read one page fault at a time.
+    static func prefetch(_ raw: UnsafeRawBufferPointer) {
+        guard let p = raw.baseAddress, raw.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: p) / page * page
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), Int(bitPattern: p) + raw.count - start, MADV_WILLNEED)
+    }
+
+    /// Converts one tensor chunk by chunk: source rows are decoded to fp32 and encoded as `type` on all engine
+    /// threads, straight into the output's staging buffer (a few hundred rows at a time per thread, so the fp32
+    /// rows stay in cache), while the writer thread writes the previous buffers. `chunkDone` gets the source bytes
+    /// of each chunk.
+    static func stream(_ t: SourceTensor, raw: UnsafeRawBufferPointer, type: GGMLType, into sink: GGUFTensorSink,
+                       chunkDone: (Int) throws -> Void) throws {
+        guard t.count > 0, t.rowLength > 0 else { return }
         let elementBits = t.sourceDType.bits
         let dim0 = t.shape.first ?? 1
         let inner = t.shape.count <= 1 ? t.count : t.count / max(dim0, 1)   // elements per dim-0 slice
@@ -139,9 +157,10 @@ public struct Converter {
         }
         let sliceCount = t.blocks == nil ? slices : splitSlices
         let sliceElements = t.blocks == nil ? inner : splitInner
-        let slicesPerChunk = t.shape.count <= 1 ? sliceCount : max(1, (1 << 22) / max(sliceElements, 1))
-        var floats = [Float](repeating: 0, count: min(sliceCount, slicesPerChunk) * sliceElements)
-        var encoded = [UInt8](repeating: 0, count: type.byteCount(elements: floats.count) ?? 0)
+        // Chunks of ≈ 4 M elements whose encoding fits in one staging buffer.
+        let fitting = sink.maximumFill / type.typeSize * type.blockSize
+        let slicesPerChunk = t.shape.count <= 1 ? sliceCount : max(1, min(1 << 22, fitting) / max(sliceElements, 1))
+        let rowLength = t.rowLength
         var s0 = 0
         while s0 < sliceCount {
             let n = min(slicesPerChunk, sliceCount - s0)
@@ -149,34 +168,40 @@ public struct Converter {
             guard let outBytes = type.byteCount(elements: elements) else {
                 throw BlockCodecError.notWholeBlocks(type: type, count: elements)
             }
-            nonisolated(unsafe) var failure: Error?
-            floats.withUnsafeMutableBufferPointer { fp in
-                encoded.withUnsafeMutableBytes { ep in
-                    nonisolated(unsafe) let f = fp.baseAddress!, e = ep.baseAddress!
-                    // Each thread converts whole rows (row boundaries are block boundaries).
-                    let rowLength = t.rowLength
-                    let rows = elements / rowLength
-                    Engine.parallelRanges(rows, minimumChunk: 16) { r in
-                        do {
-                            let e0 = r.lowerBound * rowLength, e1 = r.upperBound * rowLength
+            let first = s0
+            try sink.fill(outBytes) { out in
+                nonisolated(unsafe) var failure: Error?
+                nonisolated(unsafe) let e = out.baseAddress!
+                // Each thread converts whole rows (row boundaries are block boundaries), a batch of ≈ 16 K
+                // elements at a time through a small fp32 scratch.
+                Engine.parallelRanges(elements / rowLength, minimumChunk: 16) { r in
+                    let batchRows = max(1, min(r.count, (1 << 14) / rowLength))
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: batchRows * rowLength)
+                    defer { scratch.deallocate() }
+                    do {
+                        var row = r.lowerBound
+                        while row < r.upperBound {
+                            let rows = min(batchRows, r.upperBound - row)
+                            let e0 = row * rowLength, e1 = (row + rows) * rowLength
                             // Decode source elements slice by slice.
                             var pos = e0
                             while pos < e1 {
-                                let slice = s0 + pos / sliceElements, within = pos % sliceElements
+                                let slice = first + pos / sliceElements, within = pos % sliceElements
                                 let len = min(sliceElements - within, e1 - pos)
                                 try SourceDecoding.decode(t.sourceDType, raw, start: sourceStart(slice) + within, count: len,
-                                                          into: f + pos, tensor: t.sourceName)
+                                                          into: scratch + (pos - e0), tensor: t.sourceName)
                                 pos += len
                             }
                             let b0 = e0 / type.blockSize * type.typeSize, b1 = e1 / type.blockSize * type.typeSize
-                            try BlockCodec.quantize(type, UnsafeBufferPointer(start: f + e0, count: e1 - e0),
+                            try BlockCodec.quantize(type, UnsafeBufferPointer(start: scratch, count: e1 - e0),
                                                     into: UnsafeMutableRawBufferPointer(start: e + b0, count: b1 - b0))
-                        } catch { failure = error }
-                    }
+                            row += rows
+                        }
+                    } catch { failure = error }
                 }
+                if let failure { throw failure }
             }
-            if let failure { throw failure }
-            try encoded.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[0..<outBytes]), elements * elementBits / 8) }
+            try chunkDone(elements * elementBits / 8)
             s0 += n
         }
     }

@@ -1,7 +1,9 @@
 /// Writes a GGUF v3 file that gguf-py's `GGUFReader` and ggml's strict reader accept (for tensors of ≤ 4 dims
 /// and names under 64 bytes): metadata in insertion order, tensor infos, then the data section with every tensor
 /// (the last one too) padded to `alignment`. Tensor bytes are streamed from producers at write time, one tensor
-/// at a time, into a temporary file renamed into place.
+/// at a time, into a temporary file renamed into place. The file is written by a pipeline (`GGUFStagedOutput`):
+/// producers fill a few staging buffers while a writer thread writes the previous ones, so encoding and disk
+/// writes overlap and memory stays at a few tens of MB whatever the file size.
 ///
 /// Tensors with more than 4 dims (Conv3d kernels `[out, in, kT, kH, kW]`) are stored with their leading dims
 /// merged into one (`[out·in, kT, kH, kW]`) plus `comfy.gguf.orig_shape.<name>` (ARRAY of INT32, PyTorch order),
@@ -9,13 +11,15 @@
 public struct GGUFWriter {
     /// Produces one tensor's bytes: call `emit` with consecutive chunks totalling exactly the tensor's size.
     public typealias Producer = (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    /// Produces one tensor's bytes into a sink that can hand out regions of the output to encode in place.
+    public typealias SinkProducer = (_ sink: GGUFTensorSink) throws -> Void
 
     private struct Entry {
         let name: String
         let ne: [Int]
         let type: GGMLType
         let byteCount: Int
-        let produce: Producer
+        let produce: SinkProducer
     }
 
     public let alignment: Int
@@ -46,6 +50,12 @@ public struct GGUFWriter {
     /// Adds a tensor of PyTorch-order `shape`, stored as `type`, whose bytes `produce` writes at write time.
     /// Every check happens before anything is recorded, so a refused tensor leaves the writer unchanged.
     public mutating func addTensor(name: String, shape: [Int], type: GGMLType, produce: @escaping Producer) throws {
+        try addTensor(name: name, shape: shape, type: type, into: { sink in try produce { try sink.write($0) } })
+    }
+
+    /// Adds a tensor of PyTorch-order `shape`, stored as `type`, whose bytes `produce` writes into a sink at write
+    /// time (`GGUFTensorSink.fill` lets it encode straight into the output's staging buffers).
+    public mutating func addTensor(name: String, shape: [Int], type: GGMLType, into produce: @escaping SinkProducer) throws {
         let (ne, bytes) = try storedLayout(name: name, shape: shape, type: type)
         if shape.count > GGUFFile.maxDims {
             try set(CogVideoXGGUFKeys.origShapePrefix + name, .array(.int32, shape.map { .int32(Int32($0)) }))
@@ -131,27 +141,74 @@ public struct GGUFWriter {
     /// Writes the file to `path` via a temporary file and a rename; on any error nothing appears at `path`.
     /// `progress` is called after each tensor with (tensors done, bytes written so far).
     public func write(to path: String, progress: ((Int, Int) -> Void)? = nil) throws {
+        try write(to: path, mode: GGUFStagedOutput.defaultMode, progress: progress)
+    }
+
+    func write(to path: String, mode: GGUFStagedOutput.Mode, progress: ((Int, Int) -> Void)? = nil) throws {
         var header = ByteBuffer()
         encodeHeader(into: &header)
         header.pad(to: alignment)
-        let file = try GGUFAtomicFile(path: path)
-        try file.write(header.bytes)
-        var written = header.bytes.count
-        let zeros = [UInt8](repeating: 0, count: alignment)
+        let out = try GGUFStagedOutput(path: path, expectedSize: fileSize, mode: mode)
+        defer { out.close() }
+        try header.bytes.withUnsafeBytes { try out.append($0) }
         for (i, e) in entries.enumerated() {
-            var n = 0
-            try e.produce { chunk in
-                n += chunk.count
-                guard n <= e.byteCount else { throw GGUFError.tensorDataSizeMismatch(tensor: e.name, expected: e.byteCount, found: n) }
-                try file.write(chunk)
+            let sink = GGUFTensorSink(out, tensor: e.name, byteCount: e.byteCount)
+            try e.produce(sink)
+            guard sink.written == e.byteCount else {
+                throw GGUFError.tensorDataSizeMismatch(tensor: e.name, expected: e.byteCount, found: sink.written)
             }
-            guard n == e.byteCount else { throw GGUFError.tensorDataSizeMismatch(tensor: e.name, expected: e.byteCount, found: n) }
-            let pad = padded(n) - n
-            if pad > 0 { try file.write(Array(zeros[0..<pad])) }
-            written += n + pad
-            progress?(i + 1, written)
+            try out.appendZeros(padded(e.byteCount) - e.byteCount)
+            progress?(i + 1, out.position)
         }
-        try file.commit()
+        try out.finish()
+    }
+}
+
+/// Where one tensor's bytes go during `GGUFWriter.write`: appended in order, each call checked against the
+/// tensor's size (a producer that writes too much fails at once, one that writes too little after it returns).
+public final class GGUFTensorSink {
+    private let out: GGUFStagedOutput
+    public let tensor: String
+    /// The tensor's size in bytes.
+    public let byteCount: Int
+    /// Bytes written so far.
+    public private(set) var written = 0
+
+    init(_ out: GGUFStagedOutput, tensor: String, byteCount: Int) {
+        self.out = out
+        self.tensor = tensor
+        self.byteCount = byteCount
+    }
+
+    /// The largest region `fill` hands out in one piece (a few MB).
+    public var maximumFill: Int { out.maximumFill }
+
+    private func reserve(_ count: Int) throws {
+        guard written + count <= byteCount else {
+            throw GGUFError.tensorDataSizeMismatch(tensor: tensor, expected: byteCount, found: written + count)
+        }
+    }
+
+    /// Appends bytes (copied).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try reserve(bytes.count)
+        try out.append(bytes)
+        written += bytes.count
+    }
+
+    /// Lets `body` write the next `count` bytes directly into the output's staging buffer (`count ≤ maximumFill`;
+    /// larger counts go through a temporary buffer). `body` may hand the region to several threads.
+    public func fill(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        try reserve(count)
+        if count <= out.maximumFill {
+            try out.fill(count, body)
+        } else {
+            let temporary = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 64)
+            defer { temporary.deallocate() }
+            try body(temporary)
+            try out.append(UnsafeRawBufferPointer(temporary))
+        }
+        written += count
     }
 }
 
