@@ -40,6 +40,8 @@ public struct ConversionSummary: Sendable {
 public struct Converter {
     public let plan: ConversionPlan
     public let policy: PrecisionPolicy
+    /// How the output is written (direct I/O by default; same bytes either way).
+    public var writeMode: GGUFWriteMode = .default
 
     public init(plan: ConversionPlan, policy: PrecisionPolicy) {
         self.plan = plan
@@ -116,7 +118,7 @@ public struct Converter {
             }
         }
         summary.bytesOut = writer.fileSize
-        try writer.write(to: output)
+        try writer.write(to: output, mode: writeMode)
         summary.bytesIn = bytesIn
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return summary

@@ -5,6 +5,20 @@ import Glibc
 import Darwin
 #endif
 
+/// How `GGUFWriter` writes its file. Both give the same bytes.
+public enum GGUFWriteMode: Sendable {
+    /// `O_DIRECT` where the filesystem allows it (else buffered): no page-cache copy, nothing left for the final
+    /// fsync, the page cache not filled with output. Fastest on the disks measured (BENCHMARKS.md, issue 8).
+    case direct
+    /// Through the page cache, each block's writeback started at once and waited for a few blocks later.
+    case buffered
+
+    /// `direct`, unless the environment sets `COGVIDEO_GGUF_IO=buffered`.
+    public static var `default`: GGUFWriteMode {
+        ProcessInfo.processInfo.environment["COGVIDEO_GGUF_IO"] == "buffered" ? .buffered : .direct
+    }
+}
+
 /// A pipelined atomic output file: the producer appends bytes (or encodes them in place) into one of a few
 /// 4096-aligned staging buffers while a writer thread writes the previous, full buffers to the temporary file,
 /// so encoding the next chunk overlaps writing the last one. At most `depth` buffers exist (memory stays at
@@ -18,14 +32,6 @@ import Darwin
 ///
 /// Not thread-safe on the producer side: one thread appends (the engine's threads may fill a reserved region).
 final class GGUFStagedOutput: @unchecked Sendable {
-    /// I/O mode: `direct` asks for `O_DIRECT` (with a silent buffered fallback); `buffered` forces the page cache.
-    enum Mode: Sendable { case direct, buffered }
-
-    /// Default mode: direct, unless the environment sets `COGVIDEO_GGUF_IO=buffered`.
-    static var defaultMode: Mode {
-        ProcessInfo.processInfo.environment["COGVIDEO_GGUF_IO"] == "buffered" ? .buffered : .direct
-    }
-
     private struct Job { let buffer: Int; let offset: Int; let count: Int }
 
     let file: GGUFAtomicFile
@@ -51,7 +57,7 @@ final class GGUFStagedOutput: @unchecked Sendable {
 
     /// Creates the temporary file beside `path` for a file of `expectedSize` bytes (reserved on disk up front
     /// where possible) and starts the writer thread.
-    init(path: String, expectedSize: Int, mode: Mode = GGUFStagedOutput.defaultMode,
+    init(path: String, expectedSize: Int, mode: GGUFWriteMode = .default,
          capacity requested: Int = 8 << 20, depth: Int = 4) throws {
         let file = try GGUFAtomicFile(path: path, directIO: mode == .direct)
         do { try file.preallocate(expectedSize) } catch {

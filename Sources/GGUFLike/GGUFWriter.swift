@@ -140,11 +140,8 @@ public struct GGUFWriter {
 
     /// Writes the file to `path` via a temporary file and a rename; on any error nothing appears at `path`.
     /// `progress` is called after each tensor with (tensors done, bytes written so far).
-    public func write(to path: String, progress: ((Int, Int) -> Void)? = nil) throws {
-        try write(to: path, mode: GGUFStagedOutput.defaultMode, progress: progress)
-    }
-
-    func write(to path: String, mode: GGUFStagedOutput.Mode, progress: ((Int, Int) -> Void)? = nil) throws {
+    /// `mode` chooses direct or buffered I/O (same bytes either way).
+    public func write(to path: String, mode: GGUFWriteMode = .default, progress: ((Int, Int) -> Void)? = nil) throws {
         var header = ByteBuffer()
         encodeHeader(into: &header)
         header.pad(to: alignment)
