@@ -133,6 +133,17 @@ public struct Converter {
         _ = madvise(UnsafeMutableRawPointer(bitPattern: start), Int(bitPattern: p) + raw.count - start, MADV_WILLNEED)
     }
 
+    /// Drops the whole pages inside `range` (bytes of `raw`) from our resident set once a chunk has been converted
+    /// (they stay in the page cache): a 263 MB embedding table then never is resident at once.
+    static func release(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        guard let p = raw.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: p) + range.lowerBound + page - 1) / page * page
+        let end = (Int(bitPattern: p) + range.upperBound) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
+    }
+
     /// Converts one tensor chunk by chunk: source rows are decoded to fp32 and encoded as `type` on all engine
     /// threads, straight into the output's staging buffer (a few hundred rows at a time per thread, so the fp32
     /// rows stay in cache), while the writer thread writes the previous buffers. `chunkDone` gets the source bytes
@@ -203,6 +214,8 @@ public struct Converter {
                 }
                 if let failure { throw failure }
             }
+            // A plain tensor's chunk is one contiguous source range: let its pages go now.
+            if t.blocks == nil { release(raw, (first * sliceElements * elementBits / 8)..<((first + n) * sliceElements * elementBits / 8)) }
             try chunkDone(elements * elementBits / 8)
             s0 += n
         }

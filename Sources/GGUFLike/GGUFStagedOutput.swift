@@ -58,7 +58,7 @@ final class GGUFStagedOutput: @unchecked Sendable {
     /// Creates the temporary file beside `path` for a file of `expectedSize` bytes (reserved on disk up front
     /// where possible) and starts the writer thread.
     init(path: String, expectedSize: Int, mode: GGUFWriteMode = .default,
-         capacity requested: Int = 8 << 20, depth: Int = 4) throws {
+         capacity requested: Int = 4 << 20, depth: Int = 4) throws {
         let file = try GGUFAtomicFile(path: path, directIO: mode == .direct)
         do { try file.preallocate(expectedSize) } catch {
             file.discard()
