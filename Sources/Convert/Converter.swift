@@ -88,8 +88,6 @@ public struct Converter {
 
         let total = plan.components.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.count * $1.sourceDType.bits / 8 } }
         let tensorsTotal = plan.components.reduce(0) { $0 + $1.tensors.count }
-        // Source tensors in write order, so that each tensor's producer can start reading the next one's pages.
-        let order = plan.components.flatMap { c in c.tensors.map { (checkpoint: c.checkpoint, name: $0.sourceName) } }
         var decisionIndex = 0
         nonisolated(unsafe) var bytesIn = 0
         nonisolated(unsafe) var done = 0
@@ -97,7 +95,6 @@ public struct Converter {
         for c in plan.components {
             for t in c.tensors {
                 let decision = summary.decisions[decisionIndex]
-                let next = decisionIndex + 1 < order.count ? order[decisionIndex + 1] : nil
                 decisionIndex += 1
                 guard SourceDecoding.convertible.contains(t.sourceDType) else {
                     throw ConvertError.unsupportedSourceDType(tensor: c.name + "." + t.name, dtype: t.sourceDType.rawValue)
@@ -106,7 +103,6 @@ public struct Converter {
                 let fullName = c.name + "." + t.name
                 try writer.addTensor(name: fullName, shape: t.shape, type: decision.type, into: { sink in
                     let raw = try checkpoint.rawBytes(t.sourceName)
-                    if let next, let ahead = try? next.checkpoint.rawBytes(next.name) { Converter.prefetch(ahead) }
                     try Converter.stream(t, raw: raw, type: decision.type, into: sink) { inBytes in
                         bytesIn += inBytes
                         try report(ConversionProgress(tensorsDone: done, tensorsTotal: tensorsTotal, bytesIn: bytesIn,
@@ -122,15 +118,6 @@ public struct Converter {
         summary.bytesIn = bytesIn
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return summary
-    }
-
-    /// Asks the kernel to start reading a source tensor's pages now (asynchronously), so that they are in memory
-    /// when its turn comes instead of being read one page fault at a time.
-    static func prefetch(_ raw: UnsafeRawBufferPointer) {
-        guard let p = raw.baseAddress, raw.count > 0 else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = Int(bitPattern: p) / page * page
-        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), Int(bitPattern: p) + raw.count - start, MADV_WILLNEED)
     }
 
     /// Drops the whole pages inside `range` (bytes of `raw`) from our resident set once a chunk has been converted
