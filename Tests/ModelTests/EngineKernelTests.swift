@@ -172,6 +172,9 @@ func decodingGEMMMatchesTheDecodedWeightsAcrossBlocksAndThreads(_ type: GGMLType
         for t in 0..<k { a += Double(x.data[i * k + t]) * Double(decoded[j * k + t]) }
         ref[i * n + j] = Float(a)
     } }
+    if (type == .q8_0 || type == .q4_0) && Engine.int8Activations {
+        ref = int8ActivationReference(x.data, m: m, k: k, weights: decoded, n: n)
+    }
     #expect(relativeMaxError(y.data, ref) < 1e-5)
 }
 

@@ -59,6 +59,11 @@ func linearOnEveryStoredTypeMatchesItsDecodedWeights(_ type: GGMLType) throws {
         for t in 0..<k { a += Double(x.data[i * k + t]) * Double(decoded[j * k + t]) }
         ref[i * n + j] = Float(a) + Float(j) * 0.01
     } }
+    // Q8_0/Q4_0 run on int8-quantized activations (Linear+Int8.swift): compare with the same quantized sums.
+    if (type == .q8_0 || type == .q4_0) && Engine.int8Activations {
+        let bias = (0..<m * n).map { Float($0 % n) * 0.01 }
+        ref = zip(int8ActivationReference(x.data, m: m, k: k, weights: decoded, n: n), bias).map { $0 + $1 }
+    }
     #expect(relativeMaxError(y.data, ref) < 1e-5)
 }
 

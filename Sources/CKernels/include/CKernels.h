@@ -58,4 +58,24 @@ int ck_gemm_nt_decoded(int M, int N, int K, const float *A, int lda, ck_decode_f
 /// The K block width (columns of W per decode call), 1024: a multiple of every GGML block size (32 and 256).
 int ck_gemm_kc(void);
 
+// ---- int8 GEMM for Q8_0 / Q4_0 weights (Sources/CKernels/gemm_int8.c) ----------------------------------------
+
+/// GGML type ids accepted by ck_gemm_int8.
+enum { CK_GGML_Q4_0 = 2, CK_GGML_Q8_0 = 8 };
+
+/// Quantizes m rows of x (row stride ldx floats, k a multiple of 32) in blocks of 32 like Q8_0 blocks:
+/// da[r·k/32 + b] = max|x| / 127 and qa[r·k + i] = round-to-nearest-even(x / da) + 128 (unsigned, for vpdpbusd).
+/// `portable` != 0 forces the non-SIMD code (tests).
+void ck_quantize_rows_int8(const float *x, int m, int k, int ldx, uint8_t *qa, float *da, int portable);
+
+/// C[M×N] (row stride ldc) = Σ_b dw·da·(int8 dot of block b) for activations quantized by ck_quantize_rows_int8
+/// and N weight rows of `type` (CK_GGML_Q8_0 or CK_GGML_Q4_0; rowBytes bytes per row, K/32 blocks each), with
+/// AVX-512 VNNI when available (else, or with `portable` != 0, the same sums in scalar code). Single-threaded;
+/// callers split N. Returns 0, -1 when out of memory, -2 for an unsupported type or K.
+int ck_gemm_int8(int type, int M, int N, int K, const uint8_t *qa, const float *da, const uint8_t *w, size_t rowBytes,
+                 float *C, int ldc, int portable);
+
+/// 1 when the CPU has AVX-512 F/BW/VL and VNNI, the int8 GEMM's fast path.
+int ck_int8_gemm_available(void);
+
 #endif

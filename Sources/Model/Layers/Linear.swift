@@ -4,8 +4,9 @@ import GGUFLike
 
 /// `nn.Linear`: `y = x Wᵀ + b` with W `[out, in]` in its stored type (F32, F16, BF16, Q8_0, Q4_0, …).
 ///
-/// F32 weights go straight to the GEMM; other types are decoded one panel of output rows at a time into a small
-/// fp32 buffer (a few MB), so no full-precision copy of the matrix ever exists.
+/// F32 weights go straight to the GEMM. Q8_0 and Q4_0 weights multiply int8-quantized activations with VNNI dot
+/// products (`Engine.int8Activations`; `COGVIDEO_Q8_ACTIVATIONS=f32` turns it off). Other types are decoded one panel
+/// at a time inside the GEMM's packing step, so no full-precision copy of the matrix ever exists.
 public final class Linear: Module {
     public let weight: Parameter
     public let bias: Parameter?
@@ -40,6 +41,8 @@ public final class Linear: Module {
                 let A = a.baseAddress!, C = c.baseAddress!
                 if w.type == .f32, Int(bitPattern: w.bytes.baseAddress) % 4 == 0 {
                     sgemmNT(m, n, k, A, k, w.bytes.baseAddress!.assumingMemoryBound(to: Float.self), k, C, n)
+                } else if w.type == .q8_0 || w.type == .q4_0, k % 32 == 0, Engine.int8Activations {
+                    try int8GEMM(w, m: m, n: n, k: k, A, C)
                 } else if w.type != .f64, k % w.type.blockSize == 0, !Engine.decodedWeightsThroughBLAS {
                     try decodedGEMM(w, m: m, n: n, k: k, A, C)
                 } else {
