@@ -78,4 +78,28 @@ int ck_gemm_int8(int type, int M, int N, int K, const uint8_t *qa, const float *
 /// 1 when the CPU has AVX-512 F/BW/VL and VNNI, the int8 GEMM's fast path.
 int ck_int8_gemm_available(void);
 
+// ---- Winograd F(m×m, 3×3) transforms for the VAE's 3×3 convolutions (Sources/CKernels/winograd.c) -------------
+// m is 4 (6×6 tiles) or 2 (4×4 tiles); a = m + 2; ξ = a·i + j indexes the a×a transform domain. Single-threaded;
+// callers split channels across threads. Correlation as PyTorch's conv (no kernel flip).
+
+/// Floats of per-thread scratch that ck_winograd_input / ck_winograd_output need for `ntw` tiles per row.
+int ck_winograd_scratch_floats(int m, int ntw);
+
+/// Transforms `nrt` rows of `ntw` tiles of one input plane (row stride w). Tile row r reads virtual rows
+/// m·r … m·r + a − 1 of the zero-padded input: source row row_idx[v] (−1 = zero). Virtual column x is source column
+/// col_idx[x] (−1 = zero) for x < m·ntw + 2, or, when col_idx is NULL, column x − 1 (zero outside [0, w)).
+/// Writes V[ξ][tile] at dst + ξ·xi_stride + r·ntw + tile column.
+void ck_winograd_input(int m, const float *plane, int w, const int *row_idx, const int *col_idx, int ntw, int nrt,
+                       float *scratch, float *dst, size_t xi_stride);
+
+/// Inverse transform of the products M[ξ][tile] (at src + ξ·xi_stride + r·ntw + tile column) of `nrt` rows of
+/// `ntw` tiles into output rows 0 … min(m·nrt, rows) − 1, columns 0 … cols − 1 of `out` (row stride ldo), plus bias.
+void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int nrt, float bias, float *out, int ldo,
+                        int rows, int cols, float *scratch);
+
+/// Transforms the 3×3 kernels of weight w [co][ci][kt][3][3] for output channels co0 ..< co1 into
+/// U[ξ][o][t·ci + c] (a·a · co · kt·ci floats), the A matrices of the transform-domain GEMMs. Returns 0, or -1
+/// when its 27·ci floats of scratch cannot be allocated.
+int ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u);
+
 #endif

@@ -20,7 +20,7 @@ func nearestMap(from n: Int, to m: Int) -> [Int] {
 }
 
 /// Runs `body` with the base pointers of every tensor in `tensors`.
-private func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<Float>],
+func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<Float>],
                           _ body: ([UnsafePointer<Float>]) throws -> R) rethrows -> R {
     guard let first = tensors.first else { return try body(acc) }
     return try first.data.withUnsafeBufferPointer { try withBases(tensors.dropFirst(), acc + [$0.baseAddress!], body) }
@@ -31,11 +31,14 @@ private func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<F
 /// Valid in time (stride 1), zero padding `padding` in space plus `extraEnd` zero rows/columns after the end,
 /// spatial `stride`. Weights `[out, C·kT·kH·kW]` fp32. Output `[B, out, T', H', W']`.
 ///
-/// im2col + GEMM one output frame and one band of output rows at a time (≤ `bandFloats` column floats), as the
-/// engine's `convolve`, with interior rows copied as runs.
+/// 3×3 kernels with stride 1 and padding 1 whose output is at least `winogradTile` in both dimensions run through
+/// Winograd F(m×m, 3×3) (`winogradConvolve`, m = `winogradTile`, 0 = never; bands of at most 3·`bandFloats`
+/// transform floats). Every other shape: im2col + GEMM one output frame and one band of output rows at a time
+/// (≤ `bandFloats` column floats), as the engine's `convolve`, with interior rows copied as runs.
 func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [Int]? = nil, cols colMap: [Int]? = nil,
                      weight: [Float], bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int), stride: (Int, Int) = (1, 1),
-                     padding: (Int, Int), extraEnd: (Int, Int) = (0, 0), bandFloats: Int = 1 << 22) throws -> Tensor {
+                     padding: (Int, Int), extraEnd: (Int, Int) = (0, 0), bandFloats: Int = 1 << 22,
+                     winogradTile: Int = vaeWinogradTile) throws -> Tensor {
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
     for p in parts where p.shape[0] != b || p.shape[1] != c || p.shape[3] != h || p.shape[4] != w {
@@ -63,6 +66,13 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
     let rowIndex: [Int] = (0..<(vh + 2 * ph + extraEnd.0)).map { v in
         let ih = v - ph
         return ih >= 0 && ih < vh ? (rowMap?[ih] ?? ih) : -1
+    }
+
+    let m = winogradTile
+    if m > 0 && kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && extraEnd == (0, 0) && ho >= m && wo >= m {
+        return try winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: weight, bias: bias,
+                                outChannels: co, kt: kt, outSize: (ho, wo), tile: m,
+                                    bandFloats: 3 * bandFloats)
     }
 
     var out = Tensor(zeros: [b, co, to, ho, wo])

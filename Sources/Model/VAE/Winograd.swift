@@ -1,0 +1,141 @@
+// Winograd F(m×m, 3×3) convolution for the VAE's stride-1, padding-1 3×3(×kT) convolutions (issue 6): 36 (m = 4)
+// or 16 (m = 2) transform-domain products per m×m output tile instead of 9·m² multiplications per input channel,
+// accumulated over the kT time taps in the transform domain. The transforms are in Sources/CKernels/winograd.c;
+// the products are one GEMM [out × C]·[C × tiles] per transform element and time tap, through the built-in packed
+// GEMM.
+import CKernels
+import Foundation
+
+/// Output tile size of the Winograd path: 4 (F(4×4,3×3), default), 2 (F(2×2,3×3)) or 0 (im2col only), from
+/// `COGVIDEO_VAE_WINOGRAD`.
+let vaeWinogradTile: Int = {
+    switch ProcessInfo.processInfo.environment["COGVIDEO_VAE_WINOGRAD"] {
+    case "0", "off": return 0
+    case "2": return 2
+    default: return 4
+    }
+}()
+
+/// The 3×3 convolution of `virtualConvolve` (stride 1, one zero row/column of padding on each side) by Winograd
+/// F(m×m, 3×3). `rowIndex[v]` is the source row of padded virtual row `v` (−1 = zero), `colMap` the source column
+/// of each unpadded virtual column (nil = identity). Weights `[out, C·kT·3·3]` fp32. Output `[B, out, T', ho, wo]`.
+/// Transformed input and products are held for one band of whole tile rows at a time, at most `bandFloats` floats
+/// (at least one tile row): memory stays bounded whatever the frame size.
+///
+/// Per band of tile rows, every distinct input frame is transformed once into one of kT slots and reused by the kT
+/// output frames that read it; adjacent repeated virtual frames (replicated first frame, nearest time upsampling)
+/// share a slot. The transformed weights (a²·out·kT·C floats, 4× the fp32 weights for m = 4) are recomputed per
+/// call: ≈ 400 flops per kernel tap, negligible next to the convolution.
+func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: [Float],
+                      bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
+                      bandFloats: Int) throws -> Tensor {
+    let s0 = parts[0].shape
+    let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
+    let partFrames = parts.map { $0.shape[2] }
+    let (ho, wo) = outSize, to = frames.count - kt + 1
+    let a = m + 2, xi = a * a
+    let ntw = (wo + m - 1) / m, nth = (ho + m - 1) / m
+    var rowIdx = [Int32](repeating: -1, count: m * nth + 2)
+    for v in 0..<min(rowIdx.count, rowIndex.count) { rowIdx[v] = Int32(rowIndex[v]) }
+    let colIdx: [Int32]? = colMap.map { map in
+        (0..<(m * ntw + 2)).map { x in x >= 1 && x <= map.count ? Int32(map[x - 1]) : -1 }
+    }
+
+    // Set by any kernel that could not allocate its scratch (written only with `true`, read after the joins).
+    nonisolated(unsafe) var outOfMemory = false
+    var u = [Float](repeating: 0, count: xi * co * kt * c)
+    weight.withUnsafeBufferPointer { wp in
+        u.withUnsafeMutableBufferPointer { up in
+            nonisolated(unsafe) let W = wp.baseAddress!, U = up.baseAddress!
+            Engine.parallelRanges(co, minimumChunk: 8) { r in
+                if ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound), Int32(r.upperBound), Int32(c), Int32(kt), U) != 0 {
+                    outOfMemory = true
+                }
+            }
+        }
+    }
+
+    let perTileRow = xi * (kt * c + co) * ntw
+    let bandRows = max(1, min(nth, bandFloats / max(perTileRow, 1)))
+    let maxTiles = bandRows * ntw
+    let slotStride = xi * c * maxTiles
+    var v = [Float](repeating: 0, count: kt * slotStride)
+    var prod = [Float](repeating: 0, count: xi * co * maxTiles)
+    var out = Tensor(zeros: [b, co, to, ho, wo])
+    let plane = ho * wo
+    let scratchFloats = Int(ck_winograd_scratch_floats(Int32(m), Int32(ntw)))
+
+    withBases(parts[...], []) { bases in
+        u.withUnsafeBufferPointer { up in
+            v.withUnsafeMutableBufferPointer { vp in
+                prod.withUnsafeMutableBufferPointer { pp in
+                    out.data.withUnsafeMutableBufferPointer { op in
+                        rowIdx.withUnsafeBufferPointer { rp in
+                            withOptionalPointer(colIdx) { cip in
+                                nonisolated(unsafe) let U = up.baseAddress!, V = vp.baseAddress!, P = pp.baseAddress!
+                                nonisolated(unsafe) let O = op.baseAddress!, RI = rp.baseAddress!, CI = cip, B = bases
+                                for bi in 0..<b {
+                                    var tr0 = 0
+                                    while tr0 < nth {
+                                        let nrt = min(bandRows, nth - tr0), tiles = nrt * ntw, r0 = tr0 * m, band0 = tr0
+                                        var slotOf = [Int](repeating: 0, count: frames.count)
+                                        for f in 0..<frames.count {
+                                            if f > 0 && frames[f] == frames[f - 1] {
+                                                slotOf[f] = slotOf[f - 1]
+                                            } else {
+                                                let busy = Set(slotOf[max(0, f - kt + 1)..<f])
+                                                let s = (0..<kt).first { !busy.contains($0) } ?? 0
+                                                slotOf[f] = s
+                                                let fr = frames[f], pf = partFrames[fr.part]
+                                                Engine.parallelRanges(c, minimumChunk: 4) { range in
+                                                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
+                                                    defer { scratch.deallocate() }
+                                                    for ch in range {
+                                                        let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
+                                                        ck_winograd_input(Int32(m), src, Int32(w), RI + m * band0, CI, Int32(ntw), Int32(nrt),
+                                                                          scratch, V + s * slotStride + ch * tiles, c * tiles)
+                                                    }
+                                                }
+                                            }
+                                            guard f >= kt - 1 else { continue }
+                                            let ot = f - kt + 1
+                                            let slots = (0..<kt).map { slotOf[ot + $0] }
+                                            Engine.parallelFor(xi) { e in
+                                                for tap in 0..<kt {
+                                                    let rc = ck_gemm_nn_packed(Int32(co), Int32(tiles), Int32(c), U + e * co * kt * c + tap * c, Int32(kt * c),
+                                                                          V + slots[tap] * slotStride + e * c * tiles, Int32(tiles),
+                                                                          P + e * co * tiles, Int32(tiles), tap > 0 ? 1 : 0)
+                                                    if rc != 0 { outOfMemory = true }
+                                                }
+                                            }
+                                            Engine.parallelRanges(co, minimumChunk: 4) { range in
+                                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
+                                                defer { scratch.deallocate() }
+                                                for o in range {
+                                                    let dst = O + ((bi * co + o) * to + ot) * plane + r0 * wo
+                                                    ck_winograd_output(Int32(m), P + o * tiles, co * tiles, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
+                                                                       dst, Int32(wo), Int32(ho - r0), Int32(wo), scratch)
+                                                }
+                                            }
+                                        }
+                                        tr0 += nrt
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if outOfMemory {
+        throw ModuleError.invalidInput("VAE Winograd convolution \(c)→\(co) channels at \(ho)×\(wo): out of memory for its GEMM buffers")
+    }
+    return out
+}
+
+/// Runs `body` with the base address of `array`, or nil.
+private func withOptionalPointer<R>(_ array: [Int32]?, _ body: (UnsafePointer<Int32>?) throws -> R) rethrows -> R {
+    guard let array else { return try body(nil) }
+    return try array.withUnsafeBufferPointer { try body($0.baseAddress!) }
+}

@@ -1,0 +1,82 @@
+// Winograd F(m×m, 3×3) convolution of the VAE (VAE/Winograd.swift, CKernels/winograd.c) against the im2col + GEMM
+// path of the same virtual input, on random data at sizes that are not multiples of the tile (partial tiles on the
+// bottom and right edges), channel counts that are not multiples of the SIMD width, 1–3 frames, causal caches,
+// replicated first frames, nearest-upsampled inputs and bands of a single tile row.
+// Tolerance: max |winograd − im2col| ≤ 1e-5 · max |im2col| for F(4×4) and 3e-6 for F(2×2). Both are fp32; the
+// transforms' rounding (coefficients up to 8, sums of 36 terms) is what separates them: measured ≤ 3.4e-6 for
+// F(4×4) and ≤ 9.5e-7 for F(2×2) on these cases.
+import Foundation
+import Testing
+@testable import Model
+
+private struct Rand {
+    var g: UInt64
+    mutating func next() -> Float { g = g &* 6364136223846793005 &+ 1442695040888963407; return Float(g >> 40) / Float(1 << 24) - 0.5 }
+    mutating func values(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
+    mutating func tensor(_ shape: [Int]) -> Tensor { Tensor(shape: shape, data: values(shape.reduce(1, *))) }
+}
+
+private func tolerance(_ tile: Int) -> Float { tile == 4 ? 1e-5 : 3e-6 }
+
+/// The causal 3×3×3 convolution (kT = 3, padding 1) through Winograd and through im2col.
+private func causalPair(tile: Int, batch: Int, channels: Int, out: Int, frames t: Int, height h: Int, width w: Int,
+                        cached: Bool, bandFloats: Int = 1 << 22, seed: UInt64) throws -> (winograd: Tensor, im2col: Tensor) {
+    var r = Rand(g: seed)
+    let x = r.tensor([batch, channels, t, h, w])
+    var parts = [x]
+    var frames: [VirtualFrame]
+    if cached {
+        parts.append(r.tensor([batch, channels, 2, h, w]))
+        frames = [VirtualFrame(part: 1, t: 0), VirtualFrame(part: 1, t: 1)]
+    } else {
+        frames = [VirtualFrame(part: 0, t: 0), VirtualFrame(part: 0, t: 0)]
+    }
+    frames += (0..<t).map { VirtualFrame(part: 0, t: $0) }
+    let weight = r.values(out * channels * 27), bias = r.values(out)
+    func run(_ m: Int) throws -> Tensor {
+        try virtualConvolve(parts, frames: frames, weight: weight, bias: bias, outChannels: out, kernel: (3, 3, 3),
+                            padding: (1, 1), bandFloats: bandFloats, winogradTile: m)
+    }
+    return (try run(tile), try run(0))
+}
+
+@Test(arguments: [4, 2])
+func winogradCausalConvMatchesIm2colAtOddSizes(_ tile: Int) throws {
+    // (frames, H, W): partial tiles on both edges, single tile rows/columns, 1–3 frames.
+    for (i, (t, h, w)) in [(3, 13, 11), (1, 7, 9), (2, tile, tile + 1), (2, tile + 1, 2 * tile + 3)].enumerated() {
+        for cached in [false, true] {
+            let (wg, ref) = try causalPair(tile: tile, batch: 2, channels: 19, out: 21, frames: t, height: h, width: w,
+                                           cached: cached, seed: UInt64(10 + i))
+            #expect(wg.shape == ref.shape)
+            let err = relativeMaxError(wg.data, ref.data)
+            #expect(err <= tolerance(tile), "F(\(tile)) T=\(t) \(h)×\(w) cached=\(cached): \(err)")
+        }
+    }
+}
+
+@Test(arguments: [4, 2])
+func winogradRowBandsMatchOneBand(_ tile: Int) throws {
+    // A budget below one tile row: every band is one tile row, so band offsets into rows and outputs are exercised.
+    let (banded, ref) = try causalPair(tile: tile, batch: 1, channels: 23, out: 17, frames: 3, height: 5 * tile + 3,
+                                       width: 3 * tile + 1, cached: true, bandFloats: 1000, seed: 99)
+    let err = relativeMaxError(banded.data, ref.data)
+    #expect(err <= tolerance(tile), "F(\(tile)) one-row bands: \(err)")
+}
+
+@Test(arguments: [4, 2])
+func winogradUpsampledConvMatchesIm2col(_ tile: Int) throws {
+    // CogVideoXUpsample3D's conv: 3×3 per frame (kT = 1) read through nearest ×2 maps in rows, columns and frames.
+    var r = Rand(g: 5)
+    let (c, co, h, w) = (17, 13, 5, 7)
+    let x = r.tensor([1, c, 2, h, w])
+    let frames = [0, 0, 1, 1].map { VirtualFrame(part: 0, t: $0) }
+    let weight = r.values(co * c * 9), bias = r.values(co)
+    func run(_ m: Int) throws -> Tensor {
+        try virtualConvolve([x], frames: frames, rows: nearestMap(from: h, to: 2 * h), cols: nearestMap(from: w, to: 2 * w),
+                            weight: weight, bias: bias, outChannels: co, kernel: (1, 3, 3), padding: (1, 1), winogradTile: m)
+    }
+    let wg = try run(tile), ref = try run(0)
+    #expect(wg.shape == [1, co, 4, 2 * h, 2 * w])
+    let err = relativeMaxError(wg.data, ref.data)
+    #expect(err <= tolerance(tile), "F(\(tile)) upsampled: \(err)")
+}
