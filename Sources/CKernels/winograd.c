@@ -11,6 +11,9 @@
 // Correlation as in PyTorch's conv (no kernel flip): y[r] = Σ_k d[r + k] · g[k].
 #include "CKernels.h"
 #include <stdlib.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <string.h>
 
 // F(4,3) with interpolation points 0, ±1, ±2, ∞ (the scaled form of Lavin & Gray).
@@ -33,13 +36,13 @@ static inline float at(int m, int i, int k) { return m == 4 ? AT4[i][k] : AT2[i]
 
 int ck_winograd_scratch_floats(int m, int ntw) {
     int a = m + 2, wp = m * (ntw + 1);
-    return 2 * a * wp + a * (ntw + 1) + a * m * (ntw + 1) + 64;
+    return 2 * a * wp + a * (ntw + 1) + a * m * (ntw + 1) + (ntw + 1) + 64;
 }
 
 // Input transform, specialised on m so that the coefficient tables fold into the code.
 static inline __attribute__((always_inline)) void input_tiles(const int m, const float *restrict plane, int w,
         const int *restrict row_idx, const int *restrict col_idx, int ntw, int nrt, float *restrict scratch,
-        float *restrict dst, size_t xi_stride) {
+        float *restrict dst, size_t xi_stride, size_t strip_stride) {
     const int a = m + 2, wp = m * (ntw + 1), vw = m * ntw + 2;
     float *rows = scratch;                 // a gathered rows of wp
     float *t = rows + a * wp;              // a vertically transformed rows of wp
@@ -73,11 +76,20 @@ static inline __attribute__((always_inline)) void input_tiles(const int m, const
             for (int j = 0; j <= ntw; j++)
                 for (int q = 0; q < m; q++) p[q * (ntw + 1) + j] = ti[m * j + q];
             for (int jj = 0; jj < a; jj++) {
-                float *d = dst + (size_t)(i * a + jj) * xi_stride + (size_t)tr * ntw;
-                for (int j = 0; j < ntw; j++) {
-                    float acc = 0;
-                    for (int k = 0; k < a; k++) acc += bt(m, jj, k) * p[(k % m) * (ntw + 1) + j + k / m];
-                    d[j] = acc;
+                // Tile T of this row goes to strip T / NR, lane T % NR of the packed GEMM operand: one contiguous
+                // run per strip.
+                float *d = dst + (size_t)(i * a + jj) * xi_stride;
+                for (int j0 = 0, tile = tr * ntw; j0 < ntw;) {
+                    int lane = tile % CK_WG_NR, n = CK_WG_NR - lane < ntw - j0 ? CK_WG_NR - lane : ntw - j0;
+                    float *restrict dd = d + (size_t)(tile / CK_WG_NR) * strip_stride + lane;
+                    const float *pj = p + j0;
+                    for (int q = 0; q < n; q++) {
+                        float acc = 0;
+                        for (int k = 0; k < a; k++) acc += bt(m, jj, k) * pj[(k % m) * (ntw + 1) + q + k / m];
+                        dd[q] = acc;
+                    }
+                    j0 += n;
+                    tile += n;
                 }
             }
         }
@@ -85,9 +97,9 @@ static inline __attribute__((always_inline)) void input_tiles(const int m, const
 }
 
 void ck_winograd_input(int m, const float *plane, int w, const int *row_idx, const int *col_idx, int ntw, int nrt,
-                       float *scratch, float *dst, size_t xi_stride) {
-    if (m == 4) input_tiles(4, plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride);
-    else input_tiles(2, plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride);
+                       float *scratch, float *dst, size_t xi_stride, size_t strip_stride) {
+    if (m == 4) input_tiles(4, plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
+    else input_tiles(2, plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
 }
 
 static inline __attribute__((always_inline)) void output_tiles(const int m, const float *restrict src, size_t xi_stride,
@@ -134,7 +146,8 @@ void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int 
 static inline __attribute__((always_inline)) void weight_tiles(const int m, const float *restrict w, int co, int co0,
         int co1, int ci, int kt, float *restrict u, float *restrict gt, float *restrict tmp) {
     const int a = m + 2;
-    const size_t xi_stride = (size_t)co * kt * ci;
+    const int cop = (co + CK_WG_MR - 1) / CK_WG_MR * CK_WG_MR;
+    const size_t xi_stride = (size_t)cop * kt * ci;
     for (int o = co0; o < co1; o++)
         for (int t = 0; t < kt; t++) {
             // gt[r][c] = g[o][c][t][r]: the 9 taps of every input channel, transposed so that the loops below run
@@ -152,10 +165,11 @@ static inline __attribute__((always_inline)) void weight_tiles(const int m, cons
                 }
             for (int i = 0; i < a; i++)
                 for (int j = 0; j < a; j++) {
-                    float *d = u + (size_t)(i * a + j) * xi_stride + (size_t)o * kt * ci + (size_t)t * ci;
+                    float *d = u + (size_t)(i * a + j) * xi_stride + (size_t)(o / CK_WG_MR) * kt * ci * CK_WG_MR
+                             + (size_t)t * ci * CK_WG_MR + o % CK_WG_MR;
                     const float *t0 = tmp + (i * 3) * ci, *t1 = t0 + ci, *t2 = t1 + ci;
                     const float c0 = gm(m, j, 0), c1 = gm(m, j, 1), c2 = gm(m, j, 2);
-                    for (int c = 0; c < ci; c++) d[c] = t0[c] * c0 + t1[c] * c1 + t2[c] * c2;
+                    for (int c = 0; c < ci; c++) d[(size_t)c * CK_WG_MR] = t0[c] * c0 + t1[c] * c1 + t2[c] * c2;
                 }
         }
 }
@@ -167,4 +181,71 @@ int ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci,
     else weight_tiles(2, w, co, co0, co1, ci, kt, u, gt, gt + 9 * ci);
     free(gt);
     return 0;
+}
+
+// ---- transform-domain products --------------------------------------------------------------------------------
+// C[MR×NR] (+)= Σ_t A_t · B_t over the kT time taps with K = kc each: A_t strips hold [kc][MR] (the weights of tap t),
+// B_t strips [kc][NR] (the transformed input frame of tap t). The taps accumulate in registers. K is split in
+// blocks so that the kT B strips of one block (kT·kc·NR floats) stay in L1 while every A strip of the block (from
+// L2) passes over them.
+
+static void micro_scalar(int kt, int kc, const float *const *a, const float *const *b, float *c, int ldc, int acc) {
+    float sum[CK_WG_MR][CK_WG_NR];
+    for (int i = 0; i < CK_WG_MR; i++)
+        for (int j = 0; j < CK_WG_NR; j++) sum[i][j] = acc ? c[(size_t)i * ldc + j] : 0;
+    for (int t = 0; t < kt; t++)
+        for (int k = 0; k < kc; k++)
+            for (int i = 0; i < CK_WG_MR; i++)
+                for (int j = 0; j < CK_WG_NR; j++) sum[i][j] += a[t][k * CK_WG_MR + i] * b[t][k * CK_WG_NR + j];
+    for (int i = 0; i < CK_WG_MR; i++) memcpy(c + (size_t)i * ldc, sum[i], sizeof(float) * CK_WG_NR);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,fma")))
+static void micro_avx512(int kt, int kc, const float *const *a, const float *const *b, float *c, int ldc, int acc) {
+    __m512 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71, c80, c81, c90, c91,
+           ca0, ca1, cb0, cb1;
+#define LOAD(r, lo, hi) lo = acc ? _mm512_loadu_ps(c + (size_t)(r) * ldc) : _mm512_setzero_ps(); \
+                        hi = acc ? _mm512_loadu_ps(c + (size_t)(r) * ldc + 16) : _mm512_setzero_ps();
+    LOAD(0, c00, c01) LOAD(1, c10, c11) LOAD(2, c20, c21) LOAD(3, c30, c31) LOAD(4, c40, c41) LOAD(5, c50, c51)
+    LOAD(6, c60, c61) LOAD(7, c70, c71) LOAD(8, c80, c81) LOAD(9, c90, c91) LOAD(10, ca0, ca1) LOAD(11, cb0, cb1)
+#undef LOAD
+    for (int t = 0; t < kt; t++) {
+        const float *ap = a[t], *bp = b[t];
+        for (int k = 0; k < kc; k++, ap += CK_WG_MR, bp += CK_WG_NR) {
+            __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16), x;
+#define ROW(r, lo, hi) x = _mm512_set1_ps(ap[r]); lo = _mm512_fmadd_ps(x, b0, lo); hi = _mm512_fmadd_ps(x, b1, hi);
+            ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
+            ROW(6, c60, c61) ROW(7, c70, c71) ROW(8, c80, c81) ROW(9, c90, c91) ROW(10, ca0, ca1) ROW(11, cb0, cb1)
+#undef ROW
+        }
+    }
+#define STORE(r, lo, hi) _mm512_storeu_ps(c + (size_t)(r) * ldc, lo); _mm512_storeu_ps(c + (size_t)(r) * ldc + 16, hi);
+    STORE(0, c00, c01) STORE(1, c10, c11) STORE(2, c20, c21) STORE(3, c30, c31) STORE(4, c40, c41) STORE(5, c50, c51)
+    STORE(6, c60, c61) STORE(7, c70, c71) STORE(8, c80, c81) STORE(9, c90, c91) STORE(10, ca0, ca1) STORE(11, cb0, cb1)
+#undef STORE
+}
+#endif
+
+void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *u, const float *const *v, float *p, int ldp,
+                      int portable) {
+    void (*micro)(int, int, const float *const *, const float *const *, float *, int, int) = micro_scalar;
+#if defined(__x86_64__)
+    if (!portable && (ck_cpu_features() & 2)) micro = micro_avx512;
+#endif
+    if (kt > 8) kt = 8;
+    const int mstrips = (co + CK_WG_MR - 1) / CK_WG_MR, nstrips = (tiles + CK_WG_NR - 1) / CK_WG_NR;
+    // K blocks of the kT taps together: ≈ 384 rows (48 KB of B strips, Zen 5's L1).
+    const int blocks = (kt * ci + 383) / 384, kb = (ci + blocks - 1) / blocks;
+    const float *a[8], *b[8];
+    for (int k0 = 0; k0 < ci; k0 += kb) {
+        int kc = ci - k0 < kb ? ci - k0 : kb;
+        for (int js = 0; js < nstrips; js++) {
+            for (int t = 0; t < kt; t++) b[t] = v[t] + ((size_t)js * ci + k0) * CK_WG_NR;
+            for (int is = 0; is < mstrips; is++) {
+                for (int t = 0; t < kt; t++) a[t] = u + (size_t)is * kt * ci * CK_WG_MR + ((size_t)t * ci + k0) * CK_WG_MR;
+                micro(kt, kc, a, b, p + (size_t)is * CK_WG_MR * ldp + (size_t)js * CK_WG_NR, ldp, k0 > 0);
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@
 // F(4×4) and ≤ 9.5e-7 for F(2×2) on these cases.
 import Foundation
 import Testing
+import CKernels
 @testable import Model
 
 private struct Rand {
@@ -79,4 +80,32 @@ func winogradUpsampledConvMatchesIm2col(_ tile: Int) throws {
     #expect(wg.shape == [1, co, 4, 2 * h, 2 * w])
     let err = relativeMaxError(wg.data, ref.data)
     #expect(err <= tolerance(tile), "F(\(tile)) upsampled: \(err)")
+}
+
+@Test func winogradGEMMKernelMatchesItsPortableForm() {
+    // Two register tiles of output channels and tiles, three time taps: AVX-512 kernel vs the scalar loops.
+    var r = Rand(g: 41)
+    let (kt, ci, co, tiles) = (3, 37, 2 * Int(CK_WG_MR), 2 * Int(CK_WG_NR))
+    let u = r.values(co * kt * ci)
+    let v = (0..<kt).map { _ in r.values(tiles * ci) }
+    func run(_ portable: Int32) -> [Float] {
+        var p = [Float](repeating: 0, count: co * tiles)
+        u.withUnsafeBufferPointer { up in
+            v[0].withUnsafeBufferPointer { v0 in
+                v[1].withUnsafeBufferPointer { v1 in
+                    v[2].withUnsafeBufferPointer { v2 in
+                        let taps: [UnsafePointer<Float>?] = [v0.baseAddress, v1.baseAddress, v2.baseAddress]
+                        taps.withUnsafeBufferPointer { tp in
+                            ck_winograd_gemm(Int32(kt), Int32(ci), Int32(co), Int32(tiles), up.baseAddress, tp.baseAddress,
+                                             &p, Int32(tiles), portable)
+                        }
+                    }
+                }
+            }
+        }
+        return p
+    }
+    let simd = run(0), portable = run(1)
+    #expect(portable.contains { $0 != 0 })
+    #expect(relativeMaxError(simd, portable) <= 1e-6)
 }

@@ -82,24 +82,36 @@ int ck_int8_gemm_available(void);
 // m is 4 (6×6 tiles) or 2 (4×4 tiles); a = m + 2; ξ = a·i + j indexes the a×a transform domain. Single-threaded;
 // callers split channels across threads. Correlation as PyTorch's conv (no kernel flip).
 
+/// Register tile of the transform-domain GEMM: MR output channels × NR tiles. Packed operands: the weights of one
+/// transform element as strips of MR output channels [co/MR][kt·ci][MR] (zero padded to a multiple of MR), the
+/// transformed input of one frame and element as strips of NR tiles [tiles/NR][ci][NR].
+enum { CK_WG_MR = 12, CK_WG_NR = 32 };
+
 /// Floats of per-thread scratch that ck_winograd_input / ck_winograd_output need for `ntw` tiles per row.
 int ck_winograd_scratch_floats(int m, int ntw);
 
 /// Transforms `nrt` rows of `ntw` tiles of one input plane (row stride w). Tile row r reads virtual rows
 /// m·r … m·r + a − 1 of the zero-padded input: source row row_idx[v] (−1 = zero). Virtual column x is source column
 /// col_idx[x] (−1 = zero) for x < m·ntw + 2, or, when col_idx is NULL, column x − 1 (zero outside [0, w)).
-/// Writes V[ξ][tile] at dst + ξ·xi_stride + r·ntw + tile column.
+/// Element ξ of tile T = r·ntw + column goes to dst[ξ·xi_stride + (T / NR)·strip_stride + T % NR] (the packed
+/// GEMM operand: strip_stride = ci·NR and dst offset by channel·NR).
 void ck_winograd_input(int m, const float *plane, int w, const int *row_idx, const int *col_idx, int ntw, int nrt,
-                       float *scratch, float *dst, size_t xi_stride);
+                       float *scratch, float *dst, size_t xi_stride, size_t strip_stride);
 
 /// Inverse transform of the products M[ξ][tile] (at src + ξ·xi_stride + r·ntw + tile column) of `nrt` rows of
 /// `ntw` tiles into output rows 0 … min(m·nrt, rows) − 1, columns 0 … cols − 1 of `out` (row stride ldo), plus bias.
 void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int nrt, float bias, float *out, int ldo,
                         int rows, int cols, float *scratch);
 
-/// Transforms the 3×3 kernels of weight w [co][ci][kt][3][3] for output channels co0 ..< co1 into
-/// U[ξ][o][t·ci + c] (a·a · co · kt·ci floats), the A matrices of the transform-domain GEMMs. Returns 0, or -1
-/// when its 27·ci floats of scratch cannot be allocated.
+/// Transforms the 3×3 kernels of weight w [co][ci][kt][3][3] for output channels co0 ..< co1 into the packed
+/// GEMM operands U[ξ][o / MR][t·ci + c][o % MR] (a·a · ⌈co/MR⌉·MR · kt·ci floats; padding rows untouched). Returns 0,
+/// or -1 when its 27·ci floats of scratch cannot be allocated.
 int ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u);
+
+/// Products of one transform element: P[⌈co/MR⌉·MR × ⌈tiles/NR⌉·NR] (row stride ldp, padding rows and columns
+/// written too) = Σ_t U_t · V_t over kt ≤ 8 taps, U = that element's packed weights, v[t] = its packed input frame
+/// of tap t (K = ci each). AVX-512 register tiles (portable != 0 or no AVX-512: scalar). Single-threaded.
+void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *u, const float *const *v, float *p, int ldp,
+                      int portable);
 
 #endif

@@ -1,8 +1,8 @@
 // Winograd F(m×m, 3×3) convolution for the VAE's stride-1, padding-1 3×3(×kT) convolutions (issue 6): 36 (m = 4)
 // or 16 (m = 2) transform-domain products per m×m output tile instead of 9·m² multiplications per input channel,
 // accumulated over the kT time taps in the transform domain. The transforms are in Sources/CKernels/winograd.c;
-// the products are one GEMM [out × C]·[C × tiles] per transform element and time tap, through the built-in packed
-// GEMM.
+// the products are one GEMM [out × kT·C]·[kT·C × tiles] per transform element (ck_winograd_gemm: AVX-512 register
+// tiles on operands that the transforms write already packed, the kT taps accumulated in registers).
 import CKernels
 import Foundation
 
@@ -43,7 +43,10 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
 
     // Set by any kernel that could not allocate its scratch (written only with `true`, read after the joins).
     nonisolated(unsafe) var outOfMemory = false
-    var u = [Float](repeating: 0, count: xi * co * kt * c)
+    // Packed operands (CKernels.h): weights in strips of MR output channels, inputs in strips of NR tiles.
+    let mr = Int(CK_WG_MR), nr = Int(CK_WG_NR)
+    let coPad = (co + mr - 1) / mr * mr
+    var u = [Float](repeating: 0, count: xi * coPad * kt * c)
     weight.withUnsafeBufferPointer { wp in
         u.withUnsafeMutableBufferPointer { up in
             nonisolated(unsafe) let W = wp.baseAddress!, U = up.baseAddress!
@@ -55,12 +58,12 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
         }
     }
 
-    let perTileRow = xi * (kt * c + co) * ntw
+    let perTileRow = xi * (kt * c + coPad) * ntw
     let bandRows = max(1, min(nth, bandFloats / max(perTileRow, 1)))
-    let maxTiles = bandRows * ntw
+    let maxTiles = (bandRows * ntw + nr - 1) / nr * nr
     let slotStride = xi * c * maxTiles
     var v = [Float](repeating: 0, count: kt * slotStride)
-    var prod = [Float](repeating: 0, count: xi * co * maxTiles)
+    var prod = [Float](repeating: 0, count: xi * coPad * maxTiles)
     var out = Tensor(zeros: [b, co, to, ho, wo])
     let plane = ho * wo
     let scratchFloats = Int(ck_winograd_scratch_floats(Int32(m), Int32(ntw)))
@@ -78,6 +81,7 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                     var tr0 = 0
                                     while tr0 < nth {
                                         let nrt = min(bandRows, nth - tr0), tiles = nrt * ntw, r0 = tr0 * m, band0 = tr0
+                                        let ldt = (tiles + nr - 1) / nr * nr  // row length of the packed inputs and products
                                         var slotOf = [Int](repeating: 0, count: frames.count)
                                         for f in 0..<frames.count {
                                             if f > 0 && frames[f] == frames[f - 1] {
@@ -93,7 +97,7 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                                     for ch in range {
                                                         let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
                                                         ck_winograd_input(Int32(m), src, Int32(w), RI + m * band0, CI, Int32(ntw), Int32(nrt),
-                                                                          scratch, V + s * slotStride + ch * tiles, c * tiles)
+                                                                          scratch, V + s * slotStride + ch * nr, c * ldt, c * nr)
                                                     }
                                                 }
                                             }
@@ -101,11 +105,10 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                             let ot = f - kt + 1
                                             let slots = (0..<kt).map { slotOf[ot + $0] }
                                             Engine.parallelFor(xi) { e in
-                                                for tap in 0..<kt {
-                                                    let rc = ck_gemm_nn_packed(Int32(co), Int32(tiles), Int32(c), U + e * co * kt * c + tap * c, Int32(kt * c),
-                                                                          V + slots[tap] * slotStride + e * c * tiles, Int32(tiles),
-                                                                          P + e * co * tiles, Int32(tiles), tap > 0 ? 1 : 0)
-                                                    if rc != 0 { outOfMemory = true }
+                                                let taps: [UnsafePointer<Float>?] = slots.map { UnsafePointer(V + $0 * slotStride + e * c * ldt) }
+                                                taps.withUnsafeBufferPointer { tp in
+                                                    ck_winograd_gemm(Int32(kt), Int32(c), Int32(co), Int32(tiles), U + e * coPad * kt * c,
+                                                                     tp.baseAddress!, P + e * coPad * ldt, Int32(ldt), 0)
                                                 }
                                             }
                                             Engine.parallelRanges(co, minimumChunk: 4) { range in
@@ -113,7 +116,7 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                                 defer { scratch.deallocate() }
                                                 for o in range {
                                                     let dst = O + ((bi * co + o) * to + ot) * plane + r0 * wo
-                                                    ck_winograd_output(Int32(m), P + o * tiles, co * tiles, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
+                                                    ck_winograd_output(Int32(m), P + o * ldt, coPad * ldt, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
                                                                        dst, Int32(wo), Int32(ho - r0), Int32(wo), scratch)
                                                 }
                                             }
@@ -129,7 +132,7 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
         }
     }
     if outOfMemory {
-        throw ModuleError.invalidInput("VAE Winograd convolution \(c)→\(co) channels at \(ho)×\(wo): out of memory for its GEMM buffers")
+        throw ModuleError.invalidInput("VAE Winograd convolution \(c)→\(co) channels at \(ho)×\(wo): out of memory for its weight transform")
     }
     return out
 }
