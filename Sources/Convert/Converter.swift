@@ -42,6 +42,15 @@ public struct Converter {
     public let policy: PrecisionPolicy
     /// How the output is written (direct I/O by default; same bytes either way).
     public var writeMode: GGUFWriteMode = .default
+    /// How the source is read (direct reads for what is not in the page cache by default; same bytes either way).
+    /// `COGVIDEO_CONVERT_READ=mapped|direct` overrides the default.
+    public var readMode: SourceReadMode = {
+        switch ProcessInfo.processInfo.environment["COGVIDEO_CONVERT_READ"] {
+        case "mapped": return .mapped
+        case "direct": return .direct
+        default: return .automatic
+        }
+    }()
 
     public init(plan: ConversionPlan, policy: PrecisionPolicy) {
         self.plan = plan
@@ -88,6 +97,14 @@ public struct Converter {
 
         let total = plan.components.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.count * $1.sourceDType.bits / 8 } }
         let tensorsTotal = plan.components.reduce(0) { $0 + $1.tensors.count }
+        // The direct reader is set up when the first tensor is produced (its chunks depend on the staging size).
+        let entries = zip(plan.components.flatMap { c in c.tensors.map { (c.checkpoint, $0) } }, summary.decisions).map {
+            (checkpoint: $0.0.0, tensor: $0.0.1, type: $0.1.type)
+        }
+        let readMode = readMode
+        nonisolated(unsafe) var reader: DirectSourceReader?
+        nonisolated(unsafe) var firstJobs: [Int?]?
+        defer { reader?.stop() }
         var decisionIndex = 0
         nonisolated(unsafe) var bytesIn = 0
         nonisolated(unsafe) var done = 0
@@ -95,6 +112,7 @@ public struct Converter {
         for c in plan.components {
             for t in c.tensors {
                 let decision = summary.decisions[decisionIndex]
+                let index = decisionIndex
                 decisionIndex += 1
                 guard SourceDecoding.convertible.contains(t.sourceDType) else {
                     throw ConvertError.unsupportedSourceDType(tensor: c.name + "." + t.name, dtype: t.sourceDType.rawValue)
@@ -103,7 +121,9 @@ public struct Converter {
                 let fullName = c.name + "." + t.name
                 try writer.addTensor(name: fullName, shape: t.shape, type: decision.type, into: { sink in
                     let raw = try checkpoint.rawBytes(t.sourceName)
-                    try Converter.stream(t, raw: raw, type: decision.type, into: sink) { inBytes in
+                    if firstJobs == nil { (reader, firstJobs) = Converter.directReader(entries, mode: readMode, maximumFill: sink.maximumFill) }
+                    try Converter.stream(t, raw: raw, type: decision.type, into: sink, reader: reader,
+                                         firstJob: firstJobs?[index]) { inBytes in
                         bytesIn += inBytes
                         try report(ConversionProgress(tensorsDone: done, tensorsTotal: tensorsTotal, bytesIn: bytesIn,
                                                       bytesInTotal: total, currentTensor: fullName))
@@ -118,6 +138,56 @@ public struct Converter {
         summary.bytesIn = bytesIn
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return summary
+    }
+
+    /// How `stream` cuts a tensor into chunks: dim-0 slices (single elements for a split 1-D tensor), elements per
+    /// slice and slices per chunk (≈ 4 M elements whose encoding fits one staging buffer and whose source is at
+    /// most 4 MiB, except 1-D tensors: one chunk).
+    static func chunking(_ t: SourceTensor, type: GGMLType, maximumFill: Int) -> (slices: Int, sliceElements: Int, perChunk: Int) {
+        let dim0 = t.shape.first ?? 1
+        let inner = t.shape.count <= 1 ? t.count : t.count / max(dim0, 1)   // elements per dim-0 slice
+        let slices = t.shape.count <= 1 ? 1 : dim0
+        // For a 1-D split (a fused bias), slices are single elements.
+        let sliceCount = t.blocks != nil && t.shape.count <= 1 ? t.count : slices
+        let sliceElements = t.blocks != nil && t.shape.count <= 1 ? 1 : inner
+        let fitting = maximumFill / type.typeSize * type.blockSize
+        let sourceFitting = maxSourceChunk * 8 / max(t.sourceDType.bits, 1)
+        let perChunk = t.shape.count <= 1 ? sliceCount : max(1, min(1 << 22, fitting, sourceFitting) / max(sliceElements, 1))
+        return (sliceCount, sliceElements, perChunk)
+    }
+
+    /// Largest source range of a chunk (bytes), so that direct reads fit the reader's buffers.
+    static let maxSourceChunk = 4 << 20
+
+    /// The direct reader for the tensors of `entries` (in write order) that `mode` and the page cache say to read
+    /// from disk, and the index of each such tensor's first job (nil: read from the mapping).
+    static func directReader(_ entries: [(checkpoint: SafeTensorsCheckpoint, tensor: SourceTensor, type: GGMLType)],
+                             mode: SourceReadMode, maximumFill: Int) -> (DirectSourceReader?, [Int?]) {
+        var firstJob = [Int?](repeating: nil, count: entries.count)
+        guard mode != .mapped else { return (nil, firstJob) }
+        var paths: [String] = [], fileIndex: [String: Int] = [:], jobs: [DirectSourceReader.Job] = []
+        for (i, e) in entries.enumerated() {
+            let t = e.tensor
+            guard t.blocks == nil, t.count > 0, t.rowLength > 0, SourceDecoding.convertible.contains(t.sourceDType),
+                  let location = e.checkpoint.location(t.sourceName), let raw = try? e.checkpoint.rawBytes(t.sourceName) else { continue }
+            let c = chunking(t, type: e.type, maximumFill: maximumFill)
+            let bytesPerSlice = c.sliceElements * t.sourceDType.bits / 8
+            guard c.perChunk * bytesPerSlice <= maxSourceChunk else { continue }
+            if mode == .automatic && DirectSourceReader.residentFraction(raw) >= 0.5 { continue }
+            let path = location.file.path
+            let file = fileIndex[path] ?? paths.count
+            if file == paths.count { fileIndex[path] = file; paths.append(path) }
+            let start = location.file.dataStart + location.info.dataOffsets.lowerBound
+            firstJob[i] = jobs.count
+            for s0 in stride(from: 0, to: c.slices, by: c.perChunk) {
+                let n = min(c.perChunk, c.slices - s0)
+                jobs.append(.init(file: file, offset: start + s0 * bytesPerSlice, count: n * bytesPerSlice))
+            }
+        }
+        guard let reader = DirectSourceReader(paths: paths, jobs: jobs) else {
+            return (nil, [Int?](repeating: nil, count: entries.count))
+        }
+        return (reader, firstJob)
     }
 
     /// Drops the whole pages inside `range` (bytes of `raw`) from our resident set once a chunk has been converted
@@ -136,34 +206,33 @@ public struct Converter {
     /// rows stay in cache), while the writer thread writes the previous buffers. `chunkDone` gets the source bytes
     /// of each chunk.
     static func stream(_ t: SourceTensor, raw: UnsafeRawBufferPointer, type: GGMLType, into sink: GGUFTensorSink,
-                       chunkDone: (Int) throws -> Void) throws {
+                       reader: DirectSourceReader? = nil, firstJob: Int? = nil, chunkDone: (Int) throws -> Void) throws {
         guard t.count > 0, t.rowLength > 0 else { return }
         let elementBits = t.sourceDType.bits
         let dim0 = t.shape.first ?? 1
         let inner = t.shape.count <= 1 ? t.count : t.count / max(dim0, 1)   // elements per dim-0 slice
-        let slices = t.shape.count <= 1 ? 1 : dim0
         let sourceDim0 = t.sourceShape.first ?? 1
         let rowsPerBlock = t.blocks == nil ? 0 : sourceDim0 / t.blockCount
         let sourceInner = t.sourceShape.count <= 1 ? 1 : t.sourceShape.dropFirst().reduce(1, *)
-        // For a 1-D split (a fused bias), slices are single elements.
-        let splitSlices = t.blocks != nil && t.shape.count <= 1 ? t.count : slices
-        let splitInner = t.blocks != nil && t.shape.count <= 1 ? 1 : inner
-        precondition(t.blocks == nil || splitInner == sourceInner)
+        let (sliceCount, sliceElements, slicesPerChunk) = chunking(t, type: type, maximumFill: sink.maximumFill)
+        precondition(t.blocks == nil || sliceElements == sourceInner)
         /// Source element offset of output slice `i`.
         func sourceStart(_ i: Int) -> Int {
             guard let blocks = t.blocks else { return i * inner }
             let b = blocks[i / rowsPerBlock], r = i % rowsPerBlock
             return (b * rowsPerBlock + r) * sourceInner
         }
-        let sliceCount = t.blocks == nil ? slices : splitSlices
-        let sliceElements = t.blocks == nil ? inner : splitInner
-        // Chunks of ≈ 4 M elements whose encoding fits in one staging buffer.
-        let fitting = sink.maximumFill / type.typeSize * type.blockSize
-        let slicesPerChunk = t.shape.count <= 1 ? sliceCount : max(1, min(1 << 22, fitting) / max(sliceElements, 1))
         let rowLength = t.rowLength
-        var s0 = 0
+        var s0 = 0, chunk = 0
         while s0 < sliceCount {
             let n = min(slicesPerChunk, sliceCount - s0)
+            // The chunk's source: read ahead by the direct reader, or the mapping.
+            var source = raw, base = 0   // `base`: element index of `source`'s first element
+            if let reader, let firstJob {
+                source = try reader.take(firstJob + chunk)
+                base = s0 * sliceElements
+            }
+            nonisolated(unsafe) let src = source
             let elements = n * sliceElements
             guard let outBytes = type.byteCount(elements: elements) else {
                 throw BlockCodecError.notWholeBlocks(type: type, count: elements)
@@ -188,7 +257,7 @@ public struct Converter {
                             while pos < e1 {
                                 let slice = first + pos / sliceElements, within = pos % sliceElements
                                 let len = min(sliceElements - within, e1 - pos)
-                                try SourceDecoding.decode(t.sourceDType, raw, start: sourceStart(slice) + within, count: len,
+                                try SourceDecoding.decode(t.sourceDType, src, start: sourceStart(slice) + within - base, count: len,
                                                           into: scratch + (pos - e0), tensor: t.sourceName)
                                 pos += len
                             }
@@ -201,10 +270,15 @@ public struct Converter {
                 }
                 if let failure { throw failure }
             }
-            // A plain tensor's chunk is one contiguous source range: let its pages go now.
-            if t.blocks == nil { release(raw, (first * sliceElements * elementBits / 8)..<((first + n) * sliceElements * elementBits / 8)) }
+            if let reader, firstJob != nil {
+                reader.recycle()
+            } else if t.blocks == nil {
+                // A plain tensor's chunk is one contiguous source range: let its pages go now.
+                release(raw, (first * sliceElements * elementBits / 8)..<((first + n) * sliceElements * elementBits / 8))
+            }
             try chunkDone(elements * elementBits / 8)
             s0 += n
+            chunk += 1
         }
     }
 }

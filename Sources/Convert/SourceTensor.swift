@@ -32,6 +32,7 @@ public enum ConvertError: Error, Equatable, CustomStringConvertible {
     case variantContradiction(String)
     case outputExists(String)
     case interrupted
+    case sourceReadFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -43,6 +44,7 @@ public enum ConvertError: Error, Equatable, CustomStringConvertible {
         case .variantContradiction(let m): return m
         case .outputExists(let p): return "\(p) already exists (pass --force to replace it)"
         case .interrupted: return "conversion interrupted"
+        case .sourceReadFailed(let p, let r): return "cannot read \(p): \(r)"
         }
     }
 }

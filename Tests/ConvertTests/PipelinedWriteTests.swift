@@ -29,8 +29,8 @@ private struct StopHalfWay: Error {}
 
 /// Stops the pipelined writer in the middle of a tensor, after several staging buffers have been handed to (and
 /// written by) the writer thread: the error comes out, and neither the output nor its temporary file remains.
-@Test(arguments: [GGUFWriteMode.direct, .buffered])
-func aConversionStoppedHalfWayLeavesNoOutputAndNoTemporary(_ mode: GGUFWriteMode) throws {
+@Test(arguments: [(GGUFWriteMode.direct, SourceReadMode.direct), (.buffered, .mapped), (.direct, .automatic)])
+func aConversionStoppedHalfWayLeavesNoOutputAndNoTemporary(_ mode: GGUFWriteMode, _ read: SourceReadMode) throws {
     let folder = TempFolder()
     // 8 tensors of 1024 × 4096 F16 (8 MiB each): ≈ 4.4 MB of Q8_0 each, so the stop in tensor 6 comes after
     // ≈ 22 MB, several 8 MiB staging buffers, went to the writer thread.
@@ -39,6 +39,7 @@ func aConversionStoppedHalfWayLeavesNoOutputAndNoTemporary(_ mode: GGUFWriteMode
     let before = try FileManager.default.attributesOfItem(atPath: source)
     var converter = Converter(plan: try ConversionPlan(path: source), policy: PrecisionPolicy(requested: .q8_0))
     converter.writeMode = mode
+    converter.readMode = read
     var temporarySizeAtStop = 0
     #expect(throws: StopHalfWay.self) {
         _ = try converter.run(to: out, name: "test") { p in
@@ -75,4 +76,48 @@ func aConversionStoppedHalfWayLeavesNoOutputAndNoTemporary(_ mode: GGUFWriteMode
     #expect(files[0].count % 4096 != 0)
     #expect(files[0] == files[1])
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted() == ["buffered.gguf", "direct.gguf"])
+}
+
+/// Reading the source with direct reads (a thread ahead of the encoder) or through the mapping gives the same
+/// file, for plain tensors and for SAT row blocks (which always use the mapping).
+@Test(arguments: ["tiny/cogvideox-2b", "sat/cogvideox-5b-i2v-transformer.safetensors"])
+func directAndMappedSourceReadsGiveTheSameBytes(_ source: String) throws {
+    let folder = TempFolder()
+    let plan = try ConversionPlan(path: "\(fixturesPath)/\(source)")
+    var files: [Data] = []
+    for read in [SourceReadMode.mapped, .direct] {
+        var converter = Converter(plan: plan, policy: PrecisionPolicy(requested: .q8_0))
+        converter.readMode = read
+        let out = folder.path("\(read).gguf")
+        _ = try converter.run(to: out, name: "test") { _ in }
+        files.append(try Data(contentsOf: URL(fileURLWithPath: out)))
+    }
+    #expect(files[0].count > 100_000)
+    #expect(files[0] == files[1])
+}
+
+@Test func theDirectReaderReadsEveryPlainTensorInChunkOrder() throws {
+    let plan = try ConversionPlan(path: "\(fixturesPath)/tiny/cogvideox-2b")
+    let entries = plan.components.flatMap { c in c.tensors.map { (checkpoint: c.checkpoint, tensor: $0, type: GGMLType.q8_0) } }
+    let (reader, firstJobs) = Converter.directReader(entries, mode: .direct, maximumFill: 4096)
+    defer { reader?.stop() }
+    #expect(reader != nil)
+    // Job indices rise with the tensors; each job holds exactly the bytes the mapping shows.
+    var expectedJob = 0
+    for (i, e) in entries.enumerated() {
+        guard let first = firstJobs[i] else { continue }
+        #expect(first == expectedJob)
+        let raw = try e.checkpoint.rawBytes(e.tensor.sourceName)
+        let c = Converter.chunking(e.tensor, type: .q8_0, maximumFill: 4096)
+        let bytesPerSlice = c.sliceElements * e.tensor.sourceDType.bits / 8
+        for (k, s0) in stride(from: 0, to: c.slices, by: c.perChunk).enumerated() {
+            let got = try #require(reader).take(first + k)
+            let n = min(c.perChunk, c.slices - s0)
+            #expect(Array(got) == Array(raw[(s0 * bytesPerSlice)..<((s0 + n) * bytesPerSlice)]), "\(e.tensor.name) chunk \(k)")
+            reader?.recycle()
+            expectedJob += 1
+        }
+    }
+    #expect(firstJobs.allSatisfy { $0 != nil })  // every tensor of a diffusers folder is plain
+    #expect(expectedJob > entries.count)         // and a 4 KB fill splits some into several chunks
 }
