@@ -172,6 +172,12 @@ static inline __attribute__((always_inline)) void weight_tiles(const int m, cons
                     for (int c = 0; c < ci; c++) d[(size_t)c * CK_WG_MR] = t0[c] * c0 + t1[c] * c1 + t2[c] * c2;
                 }
         }
+    if (co1 == co)  // the caller that ends the range also clears the padding rows of the last strip
+        for (int o = co; o < cop; o++)
+            for (int x = 0; x < a * a; x++) {
+                float *d = u + (size_t)x * xi_stride + (size_t)(o / CK_WG_MR) * kt * ci * CK_WG_MR + o % CK_WG_MR;
+                for (int k = 0; k < kt * ci; k++) d[(size_t)k * CK_WG_MR] = 0;
+            }
 }
 
 int ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u) {

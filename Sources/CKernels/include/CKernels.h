@@ -104,7 +104,8 @@ void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int 
                         int rows, int cols, float *scratch);
 
 /// Transforms the 3×3 kernels of weight w [co][ci][kt][3][3] for output channels co0 ..< co1 into the packed
-/// GEMM operands U[ξ][o / MR][t·ci + c][o % MR] (a·a · ⌈co/MR⌉·MR · kt·ci floats; padding rows untouched). Returns 0,
+/// GEMM operands U[ξ][o / MR][t·ci + c][o % MR] (a·a · ⌈co/MR⌉·MR · kt·ci floats; the padding rows are zeroed by
+/// the call with co1 == co). Returns 0,
 /// or -1 when its 27·ci floats of scratch cannot be allocated.
 int ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u);
 

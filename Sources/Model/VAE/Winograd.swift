@@ -46,83 +46,78 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     // Packed operands (CKernels.h): weights in strips of MR output channels, inputs in strips of NR tiles.
     let mr = Int(CK_WG_MR), nr = Int(CK_WG_NR)
     let coPad = (co + mr - 1) / mr * mr
-    var u = [Float](repeating: 0, count: xi * coPad * kt * c)
-    weight.withUnsafeBufferPointer { wp in
-        u.withUnsafeMutableBufferPointer { up in
-            nonisolated(unsafe) let W = wp.baseAddress!, U = up.baseAddress!
-            Engine.parallelRanges(co, minimumChunk: 8) { r in
-                if ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound), Int32(r.upperBound), Int32(c), Int32(kt), U) != 0 {
-                    outOfMemory = true
-                }
-            }
-        }
-    }
-
+    let uCount = xi * coPad * kt * c
     let perTileRow = xi * (kt * c + coPad) * ntw
     let bandRows = max(1, min(nth, bandFloats / max(perTileRow, 1)))
     let maxTiles = (bandRows * ntw + nr - 1) / nr * nr
     let slotStride = xi * c * maxTiles
-    var v = [Float](repeating: 0, count: kt * slotStride)
-    var prod = [Float](repeating: 0, count: xi * coPad * maxTiles)
+    let vCount = kt * slotStride, pCount = xi * coPad * maxTiles
     var out = Tensor(zeros: [b, co, to, ho, wo])
     let plane = ho * wo
     let scratchFloats = Int(ck_winograd_scratch_floats(Int32(m), Int32(ntw)))
 
-    withBases(parts[...], []) { bases in
-        u.withUnsafeBufferPointer { up in
-            v.withUnsafeMutableBufferPointer { vp in
-                prod.withUnsafeMutableBufferPointer { pp in
-                    out.data.withUnsafeMutableBufferPointer { op in
-                        rowIdx.withUnsafeBufferPointer { rp in
-                            withOptionalPointer(colIdx) { cip in
-                                nonisolated(unsafe) let U = up.baseAddress!, V = vp.baseAddress!, P = pp.baseAddress!
-                                nonisolated(unsafe) let O = op.baseAddress!, RI = rp.baseAddress!, CI = cip, B = bases
-                                for bi in 0..<b {
-                                    var tr0 = 0
-                                    while tr0 < nth {
-                                        let nrt = min(bandRows, nth - tr0), tiles = nrt * ntw, r0 = tr0 * m, band0 = tr0
-                                        let ldt = (tiles + nr - 1) / nr * nr  // row length of the packed inputs and products
-                                        var slotOf = [Int](repeating: 0, count: frames.count)
-                                        for f in 0..<frames.count {
-                                            if f > 0 && frames[f] == frames[f - 1] {
-                                                slotOf[f] = slotOf[f - 1]
-                                            } else {
-                                                let busy = Set(slotOf[max(0, f - kt + 1)..<f])
-                                                let s = (0..<kt).first { !busy.contains($0) } ?? 0
-                                                slotOf[f] = s
-                                                let fr = frames[f], pf = partFrames[fr.part]
-                                                Engine.parallelRanges(c, minimumChunk: 4) { range in
-                                                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
-                                                    defer { scratch.deallocate() }
-                                                    for ch in range {
-                                                        let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
-                                                        ck_winograd_input(Int32(m), src, Int32(w), RI + m * band0, CI, Int32(ntw), Int32(nrt),
-                                                                          scratch, V + s * slotStride + ch * nr, c * ldt, c * nr)
-                                                    }
-                                                }
-                                            }
-                                            guard f >= kt - 1 else { continue }
-                                            let ot = f - kt + 1
-                                            let slots = (0..<kt).map { slotOf[ot + $0] }
-                                            Engine.parallelFor(xi) { e in
-                                                let taps: [UnsafePointer<Float>?] = slots.map { UnsafePointer(V + $0 * slotStride + e * c * ldt) }
-                                                taps.withUnsafeBufferPointer { tp in
-                                                    ck_winograd_gemm(Int32(kt), Int32(c), Int32(co), Int32(tiles), U + e * coPad * kt * c,
-                                                                     tp.baseAddress!, P + e * coPad * ldt, Int32(ldt), 0)
-                                                }
-                                            }
-                                            Engine.parallelRanges(co, minimumChunk: 4) { range in
+    // U, V and P are overwritten before they are read (V's padding lanes only reach discarded product columns), so
+    // the workspace is not cleared.
+    WinogradWorkspace.shared.withBuffer(floats: uCount + vCount + pCount) { work in
+        withBases(parts[...], []) { bases in
+            weight.withUnsafeBufferPointer { wp in
+                out.data.withUnsafeMutableBufferPointer { op in
+                    rowIdx.withUnsafeBufferPointer { rp in
+                        withOptionalPointer(colIdx) { cip in
+                            nonisolated(unsafe) let U = work, V = work + uCount, P = work + uCount + vCount
+                            nonisolated(unsafe) let O = op.baseAddress!, RI = rp.baseAddress!, CI = cip, B = bases
+                            nonisolated(unsafe) let W = wp.baseAddress!
+                            Engine.parallelRanges(co, minimumChunk: 8) { r in
+                                if ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound), Int32(r.upperBound),
+                                                       Int32(c), Int32(kt), U) != 0 {
+                                    outOfMemory = true
+                                }
+                            }
+                            for bi in 0..<b {
+                                var tr0 = 0
+                                while tr0 < nth {
+                                    let nrt = min(bandRows, nth - tr0), tiles = nrt * ntw, r0 = tr0 * m, band0 = tr0
+                                    let ldt = (tiles + nr - 1) / nr * nr  // row length of the packed inputs and products
+                                    var slotOf = [Int](repeating: 0, count: frames.count)
+                                    for f in 0..<frames.count {
+                                        if f > 0 && frames[f] == frames[f - 1] {
+                                            slotOf[f] = slotOf[f - 1]
+                                        } else {
+                                            let busy = Set(slotOf[max(0, f - kt + 1)..<f])
+                                            let s = (0..<kt).first { !busy.contains($0) } ?? 0
+                                            slotOf[f] = s
+                                            let fr = frames[f], pf = partFrames[fr.part]
+                                            Engine.parallelRanges(c, minimumChunk: 4) { range in
                                                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
                                                 defer { scratch.deallocate() }
-                                                for o in range {
-                                                    let dst = O + ((bi * co + o) * to + ot) * plane + r0 * wo
-                                                    ck_winograd_output(Int32(m), P + o * ldt, coPad * ldt, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
-                                                                       dst, Int32(wo), Int32(ho - r0), Int32(wo), scratch)
+                                                for ch in range {
+                                                    let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
+                                                    ck_winograd_input(Int32(m), src, Int32(w), RI + m * band0, CI, Int32(ntw), Int32(nrt),
+                                                                      scratch, V + s * slotStride + ch * nr, c * ldt, c * nr)
                                                 }
                                             }
                                         }
-                                        tr0 += nrt
+                                        guard f >= kt - 1 else { continue }
+                                        let ot = f - kt + 1
+                                        let slots = (0..<kt).map { slotOf[ot + $0] }
+                                        Engine.parallelFor(xi) { e in
+                                            let taps: [UnsafePointer<Float>?] = slots.map { UnsafePointer(V + $0 * slotStride + e * c * ldt) }
+                                            taps.withUnsafeBufferPointer { tp in
+                                                ck_winograd_gemm(Int32(kt), Int32(c), Int32(co), Int32(tiles), U + e * coPad * kt * c,
+                                                                 tp.baseAddress!, P + e * coPad * ldt, Int32(ldt), 0)
+                                            }
+                                        }
+                                        Engine.parallelRanges(co, minimumChunk: 4) { range in
+                                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
+                                            defer { scratch.deallocate() }
+                                            for o in range {
+                                                let dst = O + ((bi * co + o) * to + ot) * plane + r0 * wo
+                                                ck_winograd_output(Int32(m), P + o * ldt, coPad * ldt, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
+                                                                   dst, Int32(wo), Int32(ho - r0), Int32(wo), scratch)
+                                            }
+                                        }
                                     }
+                                    tr0 += nrt
                                 }
                             }
                         }
@@ -141,4 +136,36 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
 private func withOptionalPointer<R>(_ array: [Int32]?, _ body: (UnsafePointer<Int32>?) throws -> R) rethrows -> R {
     guard let array else { return try body(nil) }
     return try array.withUnsafeBufferPointer { try body($0.baseAddress!) }
+}
+
+/// Scratch memory of the Winograd convolutions (transformed weights, inputs and products), kept between calls:
+/// a fresh allocation of up to ≈ 160 MB per layer would cost its page faults every time. Shrinks when a call needs
+/// less than half of it, so what it retains stays within twice the current layer's need. A call made while another
+/// holds the buffer gets a temporary one.
+final class WinogradWorkspace: @unchecked Sendable {
+    static let shared = WinogradWorkspace()
+    private let lock = NSLock()
+    private var buffer: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+    private var busy = false
+
+    func withBuffer<R>(floats n: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        lock.lock()
+        if busy {
+            lock.unlock()
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { p.deallocate() }
+            return try body(p)
+        }
+        busy = true
+        if capacity < n || capacity > 2 * n {
+            buffer?.deallocate()
+            buffer = .allocate(capacity: n)
+            capacity = n
+        }
+        let p = buffer!
+        lock.unlock()
+        defer { lock.lock(); busy = false; lock.unlock() }
+        return try body(p)
+    }
 }
