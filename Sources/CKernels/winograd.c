@@ -96,9 +96,68 @@ static inline __attribute__((always_inline)) void input_tiles(const int m, const
     }
 }
 
+// F(4,3) input transform with the coefficients written out (the generic loops above do not fold the tables well
+// enough for the compiler to vectorize): vertical pass over whole rows, then the horizontal pass on the rows
+// deinterleaved by column modulo 4, six contiguous streams per transformed row.
+#define BT4_1D(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5) \
+    o0 = 4 * (d0) - 5 * (d2) + (d4); o1 = (d3) + (d4) - 4 * ((d1) + (d2)); o2 = 4 * ((d1) - (d2)) + (d4) - (d3); \
+    o3 = 2 * ((d3) - (d1)) + (d4) - (d2); o4 = 2 * ((d1) - (d3)) + (d4) - (d2); o5 = 4 * (d1) - 5 * (d3) + (d5);
+
+static void input_tiles4(const float *restrict plane, int w, const int *restrict row_idx, const int *restrict col_idx,
+                         int ntw, int nrt, float *restrict scratch, float *restrict dst, size_t xi_stride,
+                         size_t strip_stride) {
+    const int wp = 4 * (ntw + 1), vw = 4 * ntw + 2, np = ntw + 1;
+    float *rows = scratch, *t = rows + 6 * wp, *p = t + 6 * wp;
+    for (int tr = 0; tr < nrt; tr++) {
+        for (int k = 0; k < 6; k++) {
+            float *r = rows + k * wp;
+            int sr = row_idx[4 * tr + k];
+            if (sr < 0) { memset(r, 0, sizeof(float) * wp); continue; }
+            const float *s = plane + (size_t)sr * w;
+            if (!col_idx) {
+                int n = w < vw - 1 ? w : vw - 1;
+                r[0] = 0;
+                memcpy(r + 1, s, sizeof(float) * n);
+                for (int x = n + 1; x < wp; x++) r[x] = 0;
+            } else {
+                for (int x = 0; x < vw; x++) { int c = col_idx[x]; r[x] = c >= 0 ? s[c] : 0; }
+                for (int x = vw; x < wp; x++) r[x] = 0;
+            }
+        }
+        {
+            const float *r0 = rows, *r1 = r0 + wp, *r2 = r1 + wp, *r3 = r2 + wp, *r4 = r3 + wp, *r5 = r4 + wp;
+            float *restrict t0 = t, *restrict t1 = t0 + wp, *restrict t2 = t1 + wp, *restrict t3 = t2 + wp,
+                  *restrict t4 = t3 + wp, *restrict t5 = t4 + wp;
+            for (int x = 0; x < wp; x++) {
+                BT4_1D(r0[x], r1[x], r2[x], r3[x], r4[x], r5[x], t0[x], t1[x], t2[x], t3[x], t4[x], t5[x])
+            }
+        }
+        for (int i = 0; i < 6; i++) {
+            const float *ti = t + i * wp;
+            float *restrict p0 = p, *restrict p1 = p0 + np, *restrict p2 = p1 + np, *restrict p3 = p2 + np;
+            for (int j = 0; j < np; j++) {
+                p0[j] = ti[4 * j]; p1[j] = ti[4 * j + 1]; p2[j] = ti[4 * j + 2]; p3[j] = ti[4 * j + 3];
+            }
+            float *d = dst + (size_t)(i * 6) * xi_stride;
+            for (int j0 = 0, tile = tr * ntw; j0 < ntw;) {
+                int lane = tile % CK_WG_NR, n = CK_WG_NR - lane < ntw - j0 ? CK_WG_NR - lane : ntw - j0;
+                size_t off = (size_t)(tile / CK_WG_NR) * strip_stride + lane;
+                float *restrict e0 = d + off, *restrict e1 = e0 + xi_stride, *restrict e2 = e1 + xi_stride,
+                      *restrict e3 = e2 + xi_stride, *restrict e4 = e3 + xi_stride, *restrict e5 = e4 + xi_stride;
+                const float *a0 = p0 + j0, *a1 = p1 + j0, *a2 = p2 + j0, *a3 = p3 + j0;
+                for (int q = 0; q < n; q++) {
+                    BT4_1D(a0[q], a1[q], a2[q], a3[q], a0[q + 1], a1[q + 1], e0[q], e1[q], e2[q], e3[q], e4[q], e5[q])
+                }
+                j0 += n;
+                tile += n;
+            }
+        }
+    }
+}
+
 void ck_winograd_input(int m, const float *plane, int w, const int *row_idx, const int *col_idx, int ntw, int nrt,
                        float *scratch, float *dst, size_t xi_stride, size_t strip_stride) {
-    if (m == 4) input_tiles(4, plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
+    if (m == 4) input_tiles4(plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
     else input_tiles(2, plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
 }
 

@@ -32,8 +32,8 @@ func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<Float>],
 /// spatial `stride`. Weights `[out, C·kT·kH·kW]` fp32. Output `[B, out, T', H', W']`.
 ///
 /// 3×3 kernels with stride 1 and padding 1 whose output is at least `winogradTile` in both dimensions run through
-/// Winograd F(m×m, 3×3) (`winogradConvolve`, m = `winogradTile`, 0 = never; bands of at most 3·`bandFloats`
-/// transform floats). Every other shape: im2col + GEMM one output frame and one band of output rows at a time
+/// Winograd F(m×m, 3×3) (`winogradConvolve`, m = `winogradTile`, 0 = never; bands of about `bandFloats` transform
+/// floats). Every other shape: im2col + GEMM one output frame and one band of output rows at a time
 /// (≤ `bandFloats` column floats), as the engine's `convolve`, with interior rows copied as runs.
 func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [Int]? = nil, cols colMap: [Int]? = nil,
                      weight: [Float], bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int), stride: (Int, Int) = (1, 1),
@@ -72,7 +72,7 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
     if m > 0 && kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && extraEnd == (0, 0) && ho >= m && wo >= m {
         return try winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: weight, bias: bias,
                                 outChannels: co, kt: kt, outSize: (ho, wo), tile: m,
-                                    bandFloats: 3 * bandFloats)
+                                    bandFloats: bandFloats)
     }
 
     var out = Tensor(zeros: [b, co, to, ho, wo])

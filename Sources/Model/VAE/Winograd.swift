@@ -20,7 +20,7 @@ let vaeWinogradTile: Int = {
 /// F(m×m, 3×3). `rowIndex[v]` is the source row of padded virtual row `v` (−1 = zero), `colMap` the source column
 /// of each unpadded virtual column (nil = identity). Weights `[out, C·kT·3·3]` fp32. Output `[B, out, T', ho, wo]`.
 /// Transformed input and products are held for one band of whole tile rows at a time, at most `bandFloats` floats
-/// (at least one tile row): memory stays bounded whatever the frame size.
+/// (or `minimumBandTiles` tiles, or one tile row, when more): memory stays bounded whatever the frame size.
 ///
 /// Per band of tile rows, every distinct input frame is transformed once into one of kT slots and reused by the kT
 /// output frames that read it; adjacent repeated virtual frames (replicated first frame, nearest time upsampling)
@@ -28,7 +28,7 @@ let vaeWinogradTile: Int = {
 /// call: ≈ 400 flops per kernel tap, negligible next to the convolution.
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: [Float],
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
-                      bandFloats: Int) throws -> Tensor {
+                      bandFloats: Int, minimumBandTiles: Int = 192) throws -> Tensor {
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
     let partFrames = parts.map { $0.shape[2] }
@@ -48,7 +48,9 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     let coPad = (co + mr - 1) / mr * mr
     let uCount = xi * coPad * kt * c
     let perTileRow = xi * (kt * c + coPad) * ntw
-    let bandRows = max(1, min(nth, bandFloats / max(perTileRow, 1)))
+    // Bands small enough for the transformed inputs to stay in cache between their transform and their products,
+    // but of at least `minimumBandTiles` tiles (192 = 6 register tiles of the GEMM).
+    let bandRows = max(1, min(nth, max((minimumBandTiles + ntw - 1) / ntw, bandFloats / max(perTileRow, 1))))
     let maxTiles = (bandRows * ntw + nr - 1) / nr * nr
     let slotStride = xi * c * maxTiles
     let vCount = kt * slotStride, pCount = xi * coPad * maxTiles
