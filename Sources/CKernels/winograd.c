@@ -196,9 +196,53 @@ static inline __attribute__((always_inline)) void output_tiles(const int m, cons
     }
 }
 
+// F(4,3) inverse transform written out: y0 = m0+m1+m2+m3+m4, y1 = m1−m2+2(m3−m4), y2 = m1+m2+4(m3+m4),
+// y3 = m1−m2+8(m3−m4)+m5, first down the six rows of each transform column (contiguous over tiles), then across.
+static void output_tiles4(const float *restrict src, size_t xi_stride, int ntw, int nrt, float bias, float *restrict out,
+                          int ldo, int rows, int cols, float *restrict scratch) {
+    float *s = scratch;             // s[b][i][j]: 4 × 6 rows of ntw (vertical pass)
+    float *y = s + 24 * ntw;        // y[b][j] for one output row
+    for (int tr = 0; tr < nrt; tr++) {
+        for (int i = 0; i < 6; i++) {  // column i of the transform: rows k = 0…5 at ξ = 6k + i
+            const float *m0 = src + (size_t)i * xi_stride + (size_t)tr * ntw, *m1 = m0 + 6 * xi_stride,
+                        *m2 = m1 + 6 * xi_stride, *m3 = m2 + 6 * xi_stride, *m4 = m3 + 6 * xi_stride,
+                        *m5 = m4 + 6 * xi_stride;
+            float *restrict s0 = s + (0 * 6 + i) * ntw, *restrict s1 = s + (1 * 6 + i) * ntw,
+                  *restrict s2 = s + (2 * 6 + i) * ntw, *restrict s3 = s + (3 * 6 + i) * ntw;
+            for (int j = 0; j < ntw; j++) {
+                float a1 = m1[j] + m2[j], d1 = m1[j] - m2[j], a3 = m3[j] + m4[j], d3 = m3[j] - m4[j];
+                s0[j] = m0[j] + a1 + a3;
+                s1[j] = d1 + 2 * d3;
+                s2[j] = a1 + 4 * a3;
+                s3[j] = d1 + 8 * d3 + m5[j];
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            int orow = 4 * tr + r;
+            if (orow >= rows) break;
+            const float *sr = s + r * 6 * ntw;
+            const float *n0 = sr, *n1 = sr + ntw, *n2 = n1 + ntw, *n3 = n2 + ntw, *n4 = n3 + ntw, *n5 = n4 + ntw;
+            float *restrict y0 = y, *restrict y1 = y + ntw, *restrict y2 = y1 + ntw, *restrict y3 = y2 + ntw;
+            for (int j = 0; j < ntw; j++) {
+                float a1 = n1[j] + n2[j], d1 = n1[j] - n2[j], a3 = n3[j] + n4[j], d3 = n3[j] - n4[j];
+                y0[j] = bias + n0[j] + a1 + a3;
+                y1[j] = bias + d1 + 2 * d3;
+                y2[j] = bias + a1 + 4 * a3;
+                y3[j] = bias + d1 + 8 * d3 + n5[j];
+            }
+            float *o = out + (size_t)orow * ldo;
+            int full = cols / 4;
+            for (int j = 0; j < full; j++) {
+                o[4 * j] = y0[j]; o[4 * j + 1] = y1[j]; o[4 * j + 2] = y2[j]; o[4 * j + 3] = y3[j];
+            }
+            for (int c = full * 4; c < cols; c++) o[c] = y[(c % 4) * ntw + c / 4];
+        }
+    }
+}
+
 void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int nrt, float bias, float *out, int ldo,
                         int rows, int cols, float *scratch) {
-    if (m == 4) output_tiles(4, src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
+    if (m == 4) output_tiles4(src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
     else output_tiles(2, src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
 }
 
