@@ -246,50 +246,47 @@ void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int 
     else output_tiles(2, src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
 }
 
+// Weight transform G·g·Gᵀ for one strip of MR output channels at a time, vectorized across the strip: the MR kernels
+// of one (input channel, tap) are gathered into gs[9][MR], and every transform element is one contiguous MR-float
+// row of the packed operand.
 static inline __attribute__((always_inline)) void weight_tiles(const int m, const float *restrict w, int co, int co0,
-        int co1, int ci, int kt, float *restrict u, float *restrict gt, float *restrict tmp) {
-    const int a = m + 2;
-    const int cop = (co + CK_WG_MR - 1) / CK_WG_MR * CK_WG_MR;
+        int co1, int ci, int kt, float *restrict u) {
+    const int a = m + 2, MR = CK_WG_MR;
+    const int cop = (co + MR - 1) / MR * MR;
     const size_t xi_stride = (size_t)cop * kt * ci;
-    for (int o = co0; o < co1; o++)
-        for (int t = 0; t < kt; t++) {
-            // gt[r][c] = g[o][c][t][r]: the 9 taps of every input channel, transposed so that the loops below run
-            // contiguously over channels.
+    for (int s0 = co0 / MR * MR; s0 < co1; s0 += MR) {
+        int lo = s0 > co0 ? s0 : co0, hi = s0 + MR < co1 ? s0 + MR : co1;
+        // Lanes outside [lo, hi) belong to another caller's range (or are padding when hi == co): not written here,
+        // except padding lanes, which are zeroed.
+        for (int t = 0; t < kt; t++)
             for (int c = 0; c < ci; c++) {
-                const float *g = w + (((size_t)o * ci + c) * kt + t) * 9;
-                for (int r = 0; r < 9; r++) gt[r * ci + c] = g[r];
-            }
-            for (int i = 0; i < a; i++)
-                for (int k = 0; k < 3; k++) {
-                    float *d = tmp + (i * 3 + k) * ci;
-                    const float *g0 = gt + k * ci, *g1 = gt + (3 + k) * ci, *g2 = gt + (6 + k) * ci;
-                    const float c0 = gm(m, i, 0), c1 = gm(m, i, 1), c2 = gm(m, i, 2);
-                    for (int c = 0; c < ci; c++) d[c] = c0 * g0[c] + c1 * g1[c] + c2 * g2[c];
+                float gs[9][CK_WG_MR], tmp[6][3][CK_WG_MR];
+                for (int l = 0; l < MR; l++) {
+                    int o = s0 + l;
+                    const float *g = w + (((size_t)(o < co ? o : 0) * ci + c) * kt + t) * 9;
+                    for (int r = 0; r < 9; r++) gs[r][l] = o < co ? g[r] : 0;
                 }
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < a; j++) {
-                    float *d = u + (size_t)(i * a + j) * xi_stride + (size_t)(o / CK_WG_MR) * kt * ci * CK_WG_MR
-                             + (size_t)t * ci * CK_WG_MR + o % CK_WG_MR;
-                    const float *t0 = tmp + (i * 3) * ci, *t1 = t0 + ci, *t2 = t1 + ci;
-                    const float c0 = gm(m, j, 0), c1 = gm(m, j, 1), c2 = gm(m, j, 2);
-                    for (int c = 0; c < ci; c++) d[(size_t)c * CK_WG_MR] = t0[c] * c0 + t1[c] * c1 + t2[c] * c2;
-                }
-        }
-    if (co1 == co)  // the caller that ends the range also clears the padding rows of the last strip
-        for (int o = co; o < cop; o++)
-            for (int x = 0; x < a * a; x++) {
-                float *d = u + (size_t)x * xi_stride + (size_t)(o / CK_WG_MR) * kt * ci * CK_WG_MR + o % CK_WG_MR;
-                for (int k = 0; k < kt * ci; k++) d[(size_t)k * CK_WG_MR] = 0;
+                for (int i = 0; i < a; i++)
+                    for (int k = 0; k < 3; k++)
+                        for (int l = 0; l < MR; l++)
+                            tmp[i][k][l] = gm(m, i, 0) * gs[k][l] + gm(m, i, 1) * gs[3 + k][l] + gm(m, i, 2) * gs[6 + k][l];
+                float *d = u + (size_t)(s0 / MR) * kt * ci * MR + ((size_t)t * ci + c) * MR;
+                for (int i = 0; i < a; i++)
+                    for (int j = 0; j < a; j++) {
+                        float *dx = d + (size_t)(i * a + j) * xi_stride;
+                        float v[CK_WG_MR];
+                        for (int l = 0; l < MR; l++)
+                            v[l] = tmp[i][0][l] * gm(m, j, 0) + tmp[i][1][l] * gm(m, j, 1) + tmp[i][2][l] * gm(m, j, 2);
+                        if (lo == s0 && (hi == s0 + MR || hi == co)) memcpy(dx, v, sizeof v);
+                        else for (int l = lo - s0; l < (hi == co ? MR : hi - s0); l++) dx[l] = v[l];
+                    }
             }
+    }
 }
 
-int ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u) {
-    float *gt = malloc(sizeof(float) * (size_t)27 * ci);
-    if (!gt) return -1;
-    if (m == 4) weight_tiles(4, w, co, co0, co1, ci, kt, u, gt, gt + 9 * ci);
-    else weight_tiles(2, w, co, co0, co1, ci, kt, u, gt, gt + 9 * ci);
-    free(gt);
-    return 0;
+void ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u) {
+    if (m == 4) weight_tiles(4, w, co, co0, co1, ci, kt, u);
+    else weight_tiles(2, w, co, co0, co1, ci, kt, u);
 }
 
 // ---- transform-domain products --------------------------------------------------------------------------------

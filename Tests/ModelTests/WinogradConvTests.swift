@@ -65,7 +65,7 @@ func winogradRowBandsMatchIm2col(_ tile: Int) throws {
     let frames = [VirtualFrame(part: 1, t: 0), VirtualFrame(part: 1, t: 1)] + (0..<t).map { VirtualFrame(part: 0, t: $0) }
     let weight = r.values(co * c * 27), bias = r.values(co)
     let rowIndex = [-1] + Array(0..<h) + [-1]
-    let banded = try winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: nil, weight: weight, bias: bias,
+    let banded = winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: nil, weight: weight, bias: bias,
                                       outChannels: co, kt: 3, outSize: (h, w), tile: tile, bandFloats: 1000, minimumBandTiles: 1)
     let ref = try virtualConvolve(parts, frames: frames, weight: weight, bias: bias, outChannels: co, kernel: (3, 3, 3),
                                   padding: (1, 1), winogradTile: 0)

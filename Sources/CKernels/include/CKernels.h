@@ -105,9 +105,8 @@ void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int 
 
 /// Transforms the 3×3 kernels of weight w [co][ci][kt][3][3] for output channels co0 ..< co1 into the packed
 /// GEMM operands U[ξ][o / MR][t·ci + c][o % MR] (a·a · ⌈co/MR⌉·MR · kt·ci floats; the padding rows are zeroed by
-/// the call with co1 == co). Returns 0,
-/// or -1 when its 27·ci floats of scratch cannot be allocated.
-int ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u);
+/// the call with co1 == co). Ranges that start on a multiple of MR never share a cache line of U.
+void ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u);
 
 /// Products of one transform element: P[⌈co/MR⌉·MR × ⌈tiles/NR⌉·NR] (row stride ldp, padding rows and columns
 /// written too) = Σ_t U_t · V_t over kt ≤ 8 taps, U = that element's packed weights, v[t] = its packed input frame

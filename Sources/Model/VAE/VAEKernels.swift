@@ -70,7 +70,7 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
 
     let m = winogradTile
     if m > 0 && kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && extraEnd == (0, 0) && ho >= m && wo >= m {
-        return try winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: weight, bias: bias,
+        return winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: weight, bias: bias,
                                 outChannels: co, kt: kt, outSize: (ho, wo), tile: m,
                                     bandFloats: bandFloats)
     }

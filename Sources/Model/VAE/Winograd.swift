@@ -28,7 +28,7 @@ let vaeWinogradTile: Int = {
 /// call: ≈ 400 flops per kernel tap, negligible next to the convolution.
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: [Float],
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
-                      bandFloats: Int, minimumBandTiles: Int = 192) throws -> Tensor {
+                      bandFloats: Int, minimumBandTiles: Int = 192) -> Tensor {
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
     let partFrames = parts.map { $0.shape[2] }
@@ -41,8 +41,6 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
         (0..<(m * ntw + 2)).map { x in x >= 1 && x <= map.count ? Int32(map[x - 1]) : -1 }
     }
 
-    // Set by any kernel that could not allocate its scratch (written only with `true`, read after the joins).
-    nonisolated(unsafe) var outOfMemory = false
     // Packed operands (CKernels.h): weights in strips of MR output channels, inputs in strips of NR tiles.
     let mr = Int(CK_WG_MR), nr = Int(CK_WG_NR)
     let coPad = (co + mr - 1) / mr * mr
@@ -69,11 +67,9 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                             nonisolated(unsafe) let U = work, V = work + uCount, P = work + uCount + vCount
                             nonisolated(unsafe) let O = op.baseAddress!, RI = rp.baseAddress!, CI = cip, B = bases
                             nonisolated(unsafe) let W = wp.baseAddress!
-                            Engine.parallelRanges(co, minimumChunk: 8) { r in
-                                if ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound), Int32(r.upperBound),
-                                                       Int32(c), Int32(kt), U) != 0 {
-                                    outOfMemory = true
-                                }
+                            Engine.parallelRanges(coPad / mr) { r in  // whole strips of MR output channels
+                                ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
+                                                    Int32(c), Int32(kt), U)
                             }
                             for bi in 0..<b {
                                 var tr0 = 0
@@ -127,9 +123,6 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                 }
             }
         }
-    }
-    if outOfMemory {
-        throw ModuleError.invalidInput("VAE Winograd convolution \(c)→\(co) channels at \(ho)×\(wo): out of memory for its weight transform")
     }
     return out
 }
