@@ -19,6 +19,14 @@ func nearestMap(from n: Int, to m: Int) -> [Int] {
     return (0..<m).map { min(Int((Float($0) * s).rounded(.down)), n - 1) }
 }
 
+/// A tensor whose values are left uninitialized, for outputs that a kernel writes in full: at 480×720 a decoder
+/// activation is up to 1.4 GB, and clearing it first would be a single-threaded pass (plus its page faults) over
+/// memory that is overwritten anyway.
+func uninitializedTensor(_ shape: [Int]) -> Tensor {
+    let n = shape.reduce(1, *)
+    return Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
+}
+
 /// Runs `body` with the base pointers of every tensor in `tensors`.
 func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<Float>],
                           _ body: ([UnsafePointer<Float>]) throws -> R) rethrows -> R {
@@ -142,7 +150,7 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
 func gatherFrames(_ parts: [Tensor], _ frames: [VirtualFrame]) -> Tensor {
     let s0 = parts[0].shape
     let (b, c, plane) = (s0[0], s0[1], s0[3] * s0[4])
-    var out = Tensor(zeros: [b, c, frames.count, s0[3], s0[4]])
+    var out = uninitializedTensor([b, c, frames.count, s0[3], s0[4]])  // every frame is copied
     for (i, f) in frames.enumerated() {
         let src = parts[f.part], t = src.shape[2]
         for bc in 0..<(b * c) {
@@ -218,7 +226,7 @@ func pointwiseConv(_ x: Tensor, _ conv: Conv3d) throws -> Tensor {
     let (b, c, t, plane) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3] * x.shape[4])
     let co = conv.outChannels
     let weight = try conv.weight.floats("weight"), bias = try conv.bias?.floats("bias")
-    var out = Tensor(zeros: [b, co, t, x.shape[3], x.shape[4]])
+    var out = uninitializedTensor([b, co, t, x.shape[3], x.shape[4]])  // every plane is a GEMM output
     x.data.withUnsafeBufferPointer { xp in
         weight.withUnsafeBufferPointer { wp in
             out.data.withUnsafeMutableBufferPointer { op in

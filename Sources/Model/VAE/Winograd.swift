@@ -52,7 +52,7 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     let maxTiles = (bandRows * ntw + nr - 1) / nr * nr
     let slotStride = xi * c * maxTiles
     let vCount = kt * slotStride, pCount = xi * coPad * maxTiles
-    var out = Tensor(zeros: [b, co, to, ho, wo])
+    var out = uninitializedTensor([b, co, to, ho, wo])  // the inverse transforms write every output value
     let plane = ho * wo
     let scratchFloats = Int(ck_winograd_scratch_floats(Int32(m), Int32(ntw)))
 
