@@ -56,66 +56,97 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     let plane = ho * wo
     let scratchFloats = Int(ck_winograd_scratch_floats(Int32(m), Int32(ntw)))
 
+    // Bands are independent: when there are enough of them, each thread runs whole bands (transforms, products and
+    // inverse transforms) with its own V and P, with no joins inside the convolution; otherwise the threads share
+    // each band's steps.
+    let nBands = (nth + bandRows - 1) / bandRows, jobs = b * nBands
+    let workers = Engine.threads > 1 && jobs >= 2 * Engine.threads ? Engine.threads : 1
+    let perWorker = vCount + pCount
+
     // U, V and P are overwritten before they are read (V's padding lanes only reach discarded product columns), so
     // the workspace is not cleared.
-    WinogradWorkspace.shared.withBuffer(floats: uCount + vCount + pCount) { work in
+    WinogradWorkspace.shared.withBuffer(floats: uCount + workers * perWorker) { work in
         withBases(parts[...], []) { bases in
             weight.withUnsafeBufferPointer { wp in
                 out.data.withUnsafeMutableBufferPointer { op in
                     rowIdx.withUnsafeBufferPointer { rp in
                         withOptionalPointer(colIdx) { cip in
-                            nonisolated(unsafe) let U = work, V = work + uCount, P = work + uCount + vCount
+                            nonisolated(unsafe) let U = work
                             nonisolated(unsafe) let O = op.baseAddress!, RI = rp.baseAddress!, CI = cip, B = bases
                             nonisolated(unsafe) let W = wp.baseAddress!
                             Engine.parallelRanges(coPad / mr) { r in  // whole strips of MR output channels
                                 ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
                                                     Int32(c), Int32(kt), U)
                             }
-                            for bi in 0..<b {
-                                var tr0 = 0
-                                while tr0 < nth {
-                                    let nrt = min(bandRows, nth - tr0), tiles = nrt * ntw, r0 = tr0 * m, band0 = tr0
-                                    let ldt = (tiles + nr - 1) / nr * nr  // row length of the packed inputs and products
-                                    var slotOf = [Int](repeating: 0, count: frames.count)
-                                    for f in 0..<frames.count {
-                                        if f > 0 && frames[f] == frames[f - 1] {
-                                            slotOf[f] = slotOf[f - 1]
-                                        } else {
-                                            let busy = Set(slotOf[max(0, f - kt + 1)..<f])
-                                            let s = (0..<kt).first { !busy.contains($0) } ?? 0
-                                            slotOf[f] = s
-                                            let fr = frames[f], pf = partFrames[fr.part]
-                                            Engine.parallelRanges(c, minimumChunk: 4) { range in
-                                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
-                                                defer { scratch.deallocate() }
-                                                for ch in range {
-                                                    let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
-                                                    ck_winograd_input(Int32(m), src, Int32(w), RI + m * band0, CI, Int32(ntw), Int32(nrt),
-                                                                      scratch, V + s * slotStride + ch * nr, c * ldt, c * nr)
-                                                }
-                                            }
-                                        }
-                                        guard f >= kt - 1 else { continue }
-                                        let ot = f - kt + 1
-                                        let slots = (0..<kt).map { slotOf[ot + $0] }
-                                        Engine.parallelFor(xi) { e in
-                                            let taps: [UnsafePointer<Float>?] = slots.map { UnsafePointer(V + $0 * slotStride + e * c * ldt) }
-                                            taps.withUnsafeBufferPointer { tp in
-                                                ck_winograd_gemm(Int32(kt), Int32(c), Int32(co), Int32(tiles), U + e * coPad * kt * c,
-                                                                 tp.baseAddress!, P + e * coPad * ldt, Int32(ldt), 0)
-                                            }
-                                        }
-                                        Engine.parallelRanges(co, minimumChunk: 4) { range in
-                                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats)
-                                            defer { scratch.deallocate() }
-                                            for o in range {
-                                                let dst = O + ((bi * co + o) * to + ot) * plane + r0 * wo
-                                                ck_winograd_output(Int32(m), P + o * ldt, coPad * ldt, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
-                                                                   dst, Int32(wo), Int32(ho - r0), Int32(wo), scratch)
+
+                            /// `body` over 0..<count, split across the engine's threads when `split`.
+                            func ranges(_ count: Int, _ split: Bool, _ body: (Range<Int>) -> Void) {
+                                if split { Engine.parallelRanges(count, minimumChunk: 4, body) } else { body(0..<count) }
+                            }
+
+                            /// Batch element `bi`, tile rows tr0 ..< tr0 + bandRows, with V and P of one worker.
+                            func band(_ bi: Int, _ tr0: Int, _ V: UnsafeMutablePointer<Float>, _ P: UnsafeMutablePointer<Float>, split: Bool) {
+                                let nrt = min(bandRows, nth - tr0), tiles = nrt * ntw, r0 = tr0 * m
+                                let ldt = (tiles + nr - 1) / nr * nr  // row length of the packed inputs and products
+                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: split ? 0 : scratchFloats)
+                                defer { scratch.deallocate() }
+                                var slotOf = [Int](repeating: 0, count: frames.count)
+                                for f in 0..<frames.count {
+                                    if f > 0 && frames[f] == frames[f - 1] {
+                                        slotOf[f] = slotOf[f - 1]
+                                    } else {
+                                        let busy = Set(slotOf[max(0, f - kt + 1)..<f])
+                                        let s = (0..<kt).first { !busy.contains($0) } ?? 0
+                                        slotOf[f] = s
+                                        let fr = frames[f], pf = partFrames[fr.part]
+                                        ranges(c, split) { range in
+                                            let sc = split ? UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats) : scratch
+                                            defer { if split { sc.deallocate() } }
+                                            for ch in range {
+                                                let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
+                                                ck_winograd_input(Int32(m), src, Int32(w), RI + m * tr0, CI, Int32(ntw), Int32(nrt),
+                                                                  sc, V + s * slotStride + ch * nr, c * ldt, c * nr)
                                             }
                                         }
                                     }
-                                    tr0 += nrt
+                                    guard f >= kt - 1 else { continue }
+                                    let ot = f - kt + 1
+                                    let slots = (0..<kt).map { slotOf[ot + $0] }
+                                    let product = { (e: Int) in
+                                        let taps: [UnsafePointer<Float>?] = slots.map { UnsafePointer(V + $0 * slotStride + e * c * ldt) }
+                                        taps.withUnsafeBufferPointer { tp in
+                                            ck_winograd_gemm(Int32(kt), Int32(c), Int32(co), Int32(tiles), U + e * coPad * kt * c,
+                                                             tp.baseAddress!, P + e * coPad * ldt, Int32(ldt), 0)
+                                        }
+                                    }
+                                    if split { Engine.parallelFor(xi, product) } else { for e in 0..<xi { product(e) } }
+                                    ranges(co, split) { range in
+                                        let sc = split ? UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats) : scratch
+                                        defer { if split { sc.deallocate() } }
+                                        for o in range {
+                                            let dst = O + ((bi * co + o) * to + ot) * plane + r0 * wo
+                                            ck_winograd_output(Int32(m), P + o * ldt, coPad * ldt, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
+                                                               dst, Int32(wo), Int32(ho - r0), Int32(wo), sc)
+                                        }
+                                    }
+                                }
+                            }
+
+                            if workers == 1 {
+                                for j in 0..<jobs { band(j / nBands, (j % nBands) * bandRows, work + uCount, work + uCount + vCount, split: true) }
+                            } else {
+                                let lock = NSLock()
+                                nonisolated(unsafe) var next = 0  // next job, taken under `lock`
+                                Engine.parallelFor(workers) { k in
+                                    let V = work + uCount + k * perWorker, P = V + vCount
+                                    while true {
+                                        lock.lock()
+                                        let j = next
+                                        next += 1
+                                        lock.unlock()
+                                        guard j < jobs else { break }
+                                        band(j / nBands, (j % nBands) * bandRows, V, P, split: false)
+                                    }
                                 }
                             }
                         }
