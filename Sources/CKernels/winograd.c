@@ -1,14 +1,13 @@
-// Winograd F(m×m, 3×3) transforms (Lavin & Gray 2015) for the CogVideoX VAE's 3×3 convolutions: m = 4 (6×6
-// tiles, 36 products per 16 outputs instead of 144) or m = 2 (4×4 tiles, 16 per 4). The transform-domain products
-// themselves are GEMMs run by the caller (VAEKernels.swift); these kernels only move between the pixel and the
-// transform domain. Layouts:
-//   transformed input  V[ξ][tile] for one (frame, channel), element ξ = 6·i + j (i vertical, j horizontal) at
-//                      dst + ξ·xi_stride + tile, tile = tile_row · ntw + tile_col;
-//   transformed weight U[ξ][o][t·ci + c] (the GEMM's A matrices, row length kt·ci);
-//   products           M[ξ][tile] for one output channel, read at src + ξ·xi_stride + tile.
-// Every loop over tiles is a contiguous, branch-free SIMD loop (the compiler vectorizes it at -O3); the stride-m
-// interleaving of columns is resolved by deinterleaving a row once (input) or interleaving it once (output).
-// Correlation as in PyTorch's conv (no kernel flip): y[r] = Σ_k d[r + k] · g[k].
+// Winograd F(m×m, 3×3) convolution kernels (Lavin & Gray 2015) for the CogVideoX VAE's 3×3 convolutions: m = 4 (6×6
+// tiles, 36 products per 16 outputs instead of 144) or m = 2 (4×4 tiles, 16 per 4). The caller (VAE/Winograd.swift)
+// runs the steps per band of tile rows and splits them across threads. Layouts (MR × NR register tiles, CKernels.h):
+//   transformed weight U[ξ][o / MR][t·ci + c][o % MR]   (ξ = a·i + j, i vertical, j horizontal, a = m + 2);
+//   transformed input  V[ξ][tile / NR][c][tile % NR]     for one frame, tile = tile_row · ntw + tile_col;
+//   products           P[ξ][o][tile]                     (Σ over the kT taps of U_t · V_t, one GEMM per ξ).
+// Both GEMM operands are written already packed by the transforms, so the products need no packing step. The F(4,3)
+// transforms have their coefficients written out; loops over tiles are contiguous so that the compiler vectorizes
+// them, and the stride-m interleaving of columns is resolved by deinterleaving a row once (input) or interleaving
+// it once (output). Correlation as in PyTorch's conv (no kernel flip): y[r] = Σ_k d[r + k] · g[k].
 #include "CKernels.h"
 #include <stdlib.h>
 #if defined(__x86_64__)
