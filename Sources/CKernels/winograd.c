@@ -332,8 +332,8 @@ static void micro_avx512(int kt, int kc, const float *const *a, const float *con
 }
 #endif
 
-void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *u, const float *const *v, float *p, int ldp,
-                      int portable) {
+void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *const *u, size_t u_strip, const float *const *v,
+                      float *p, int ldp, int portable) {
     void (*micro)(int, int, const float *const *, const float *const *, float *, int, int) = micro_scalar;
 #if defined(__x86_64__)
     if (!portable && (ck_cpu_features() & 2)) micro = micro_avx512;
@@ -348,9 +348,21 @@ void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *u, const f
         for (int js = 0; js < nstrips; js++) {
             for (int t = 0; t < kt; t++) b[t] = v[t] + ((size_t)js * ci + k0) * CK_WG_NR;
             for (int is = 0; is < mstrips; is++) {
-                for (int t = 0; t < kt; t++) a[t] = u + (size_t)is * kt * ci * CK_WG_MR + ((size_t)t * ci + k0) * CK_WG_MR;
+                for (int t = 0; t < kt; t++) a[t] = u[t] + (size_t)is * u_strip + (size_t)k0 * CK_WG_MR;
                 micro(kt, kc, a, b, p + (size_t)is * CK_WG_MR * ldp + (size_t)js * CK_WG_NR, ldp, k0 > 0);
             }
         }
+    }
+}
+
+void ck_winograd_prefix_sums(int kt, int ci, int co, const float *u, float *sums) {
+    const int MR = CK_WG_MR, strips = (co + MR - 1) / MR;
+    const size_t strip = (size_t)kt * ci * MR, tap = (size_t)ci * MR;
+    for (int s = 0; s < strips; s++) {
+        const float *src = u + s * strip;
+        float *dst = sums + s * strip;
+        for (size_t i = 0; i < tap; i++) dst[i] = src[i] + src[tap + i];
+        for (int t = 2; t < kt; t++)
+            for (size_t i = 0; i < tap; i++) dst[(t - 1) * tap + i] = dst[(t - 2) * tap + i] + src[t * tap + i];
     }
 }

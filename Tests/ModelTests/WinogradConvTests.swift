@@ -105,9 +105,13 @@ func winogradUpsampledConvMatchesIm2col(_ tile: Int) throws {
                 v[1].withUnsafeBufferPointer { v1 in
                     v[2].withUnsafeBufferPointer { v2 in
                         let taps: [UnsafePointer<Float>?] = [v0.baseAddress, v1.baseAddress, v2.baseAddress]
+                        let mr = Int(CK_WG_MR)
+                        let a: [UnsafePointer<Float>?] = (0..<kt).map { up.baseAddress! + $0 * ci * mr }
                         taps.withUnsafeBufferPointer { tp in
-                            ck_winograd_gemm(Int32(kt), Int32(ci), Int32(co), Int32(tiles), up.baseAddress, tp.baseAddress,
-                                             &p, Int32(tiles), portable)
+                            a.withUnsafeBufferPointer { apt in
+                                ck_winograd_gemm(Int32(kt), Int32(ci), Int32(co), Int32(tiles), apt.baseAddress, kt * ci * mr,
+                                                 tp.baseAddress, &p, Int32(tiles), portable)
+                            }
                         }
                     }
                 }

@@ -109,9 +109,15 @@ void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int 
 void ck_winograd_weights(int m, const float *w, int co, int co0, int co1, int ci, int kt, float *u);
 
 /// Products of one transform element: P[⌈co/MR⌉·MR × ⌈tiles/NR⌉·NR] (row stride ldp, padding rows and columns
-/// written too) = Σ_t U_t · V_t over kt ≤ 8 taps, U = that element's packed weights, v[t] = its packed input frame
-/// of tap t (K = ci each). AVX-512 register tiles (portable != 0 or no AVX-512: scalar). Single-threaded.
-void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *u, const float *const *v, float *p, int ldp,
-                      int portable);
+/// written too) = Σ_t U_t · V_t over kt ≤ 8 taps (K = ci each): u[t] = the packed weights of tap t (strips of MR rows
+/// u_strip floats apart, e.g. U + t·ci·MR with u_strip = kT·ci·MR), v[t] = the packed input frame of tap t.
+/// AVX-512 register tiles (portable != 0 or no AVX-512: scalar). Single-threaded.
+void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *const *u, size_t u_strip, const float *const *v,
+                      float *p, int ldp, int portable);
+
+/// Prefix sums over the taps of one transform element's packed weights u (layout of ck_winograd_weights): tap slot
+/// t − 1 of `sums` (same layout, kt − 1 slots used) holds U_0 + … + U_t, for outputs whose first taps all read the
+/// same frame (the replicated first frame of a causal convolution).
+void ck_winograd_prefix_sums(int kt, int ci, int co, const float *u, float *sums);
 
 #endif

@@ -63,21 +63,28 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     let nBands = (nth + bandRows - 1) / bandRows, jobs = b * nBands
     let workers = Engine.threads > 1 && jobs >= 2 * Engine.threads ? Engine.threads : 1
     let perWorker = vCount + pCount
+    // A causal convolution's first outputs read the replicated first frame with several taps: those taps are merged
+    // into one product with prefix sums of the transformed weights (S, same layout as U).
+    let merge = kt > 1 && frames.count > 1 && frames[0] == frames[1]
+    let uPer = coPad * kt * c, sCount = merge ? uCount : 0
 
     // U, V and P are overwritten before they are read (V's padding lanes only reach discarded product columns), so
     // the workspace is not cleared.
-    WinogradWorkspace.shared.withBuffer(floats: uCount + workers * perWorker) { work in
+    WinogradWorkspace.shared.withBuffer(floats: uCount + sCount + workers * perWorker) { work in
         withBases(parts[...], []) { bases in
             weight.withUnsafeBufferPointer { wp in
                 out.data.withUnsafeMutableBufferPointer { op in
                     rowIdx.withUnsafeBufferPointer { rp in
                         withOptionalPointer(colIdx) { cip in
-                            nonisolated(unsafe) let U = work
+                            nonisolated(unsafe) let U = work, S = work + uCount, buffers = work + uCount + sCount
                             nonisolated(unsafe) let O = op.baseAddress!, RI = rp.baseAddress!, CI = cip, B = bases
                             nonisolated(unsafe) let W = wp.baseAddress!
                             Engine.parallelRanges(coPad / mr) { r in  // whole strips of MR output channels
                                 ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
                                                     Int32(c), Int32(kt), U)
+                            }
+                            if merge {
+                                Engine.parallelFor(xi) { e in ck_winograd_prefix_sums(Int32(kt), Int32(c), Int32(co), U + e * uPer, S + e * uPer) }
                             }
 
                             /// `body` over 0..<count, split across the engine's threads when `split`.
@@ -113,11 +120,20 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                     guard f >= kt - 1 else { continue }
                                     let ot = f - kt + 1
                                     let slots = (0..<kt).map { slotOf[ot + $0] }
+                                    // Leading taps on one transformed frame: one product with their weights' prefix sum.
+                                    var run = 1
+                                    while merge && run < kt && slots[run] == slots[0] { run += 1 }
+                                    let taps: [(weights: Int, slot: Int)] = run > 1
+                                        ? [(uCount + (run - 2) * c * mr, slots[0])] + (run..<kt).map { ($0 * c * mr, slots[$0]) }
+                                        : (0..<kt).map { ($0 * c * mr, slots[$0]) }
                                     let product = { (e: Int) in
-                                        let taps: [UnsafePointer<Float>?] = slots.map { UnsafePointer(V + $0 * slotStride + e * c * ldt) }
-                                        taps.withUnsafeBufferPointer { tp in
-                                            ck_winograd_gemm(Int32(kt), Int32(c), Int32(co), Int32(tiles), U + e * coPad * kt * c,
-                                                             tp.baseAddress!, P + e * coPad * ldt, Int32(ldt), 0)
+                                        let a: [UnsafePointer<Float>?] = taps.map { UnsafePointer(work + $0.weights + e * uPer) }
+                                        let v: [UnsafePointer<Float>?] = taps.map { UnsafePointer(V + $0.slot * slotStride + e * c * ldt) }
+                                        a.withUnsafeBufferPointer { ap in
+                                            v.withUnsafeBufferPointer { vp in
+                                                ck_winograd_gemm(Int32(taps.count), Int32(c), Int32(co), Int32(tiles), ap.baseAddress!, kt * c * mr,
+                                                                 vp.baseAddress!, P + e * coPad * ldt, Int32(ldt), 0)
+                                            }
                                         }
                                     }
                                     if split { Engine.parallelFor(xi, product) } else { for e in 0..<xi { product(e) } }
@@ -134,12 +150,12 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                             }
 
                             if workers == 1 {
-                                for j in 0..<jobs { band(j / nBands, (j % nBands) * bandRows, work + uCount, work + uCount + vCount, split: true) }
+                                for j in 0..<jobs { band(j / nBands, (j % nBands) * bandRows, buffers, buffers + vCount, split: true) }
                             } else {
                                 let lock = NSLock()
                                 nonisolated(unsafe) var next = 0  // next job, taken under `lock`
                                 Engine.parallelFor(workers) { k in
-                                    let V = work + uCount + k * perWorker, P = V + vCount
+                                    let V = buffers + k * perWorker, P = V + vCount
                                     while true {
                                         lock.lock()
                                         let j = next
