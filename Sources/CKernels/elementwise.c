@@ -134,3 +134,49 @@ void ck_softmax_rows(float *x, size_t rows, size_t n) {
         for (size_t j = 0; j < n; j++) row[j] /= s;
     }
 }
+
+// ---- GroupNorm statistics and the normalize pass ---------------------------------------------------------------
+
+#if defined(__x86_64__)
+AVX512 static void sum_squares512(const float *x, size_t n, double *sum, double *sumsq) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd(), q0 = _mm512_setzero_pd(), q1 = _mm512_setzero_pd();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512d a = _mm512_cvtps_pd(_mm256_loadu_ps(x + i)), b = _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8));
+        s0 = _mm512_add_pd(s0, a); s1 = _mm512_add_pd(s1, b);
+        q0 = _mm512_fmadd_pd(a, a, q0); q1 = _mm512_fmadd_pd(b, b, q1);
+    }
+    double s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1)), q = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+    for (; i < n; i++) { double v = x[i]; s += v; q += v * v; }
+    *sum = s; *sumsq = q;
+}
+
+AVX512 static void scale_shift512(float *x, size_t n, float scale, float shift, int silu) {
+    __m512 sc = _mm512_set1_ps(scale), sh = _mm512_set1_ps(shift), one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), sc, sh);
+        if (silu) v = _mm512_div_ps(v, _mm512_add_ps(one, ck_exp512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+        _mm512_mask_storeu_ps(x + i, m, v);
+    }
+}
+#endif
+
+void ck_sum_squares(const float *x, size_t n, double *sum, double *sumsq) {
+#if defined(__x86_64__)
+    if (HAVE512) { sum_squares512(x, n, sum, sumsq); return; }
+#endif
+    double s = 0, q = 0;
+    for (size_t i = 0; i < n; i++) { double v = x[i]; s += v; q += v * v; }
+    *sum = s; *sumsq = q;
+}
+
+void ck_scale_shift(float *x, size_t n, float scale, float shift, int silu) {
+#if defined(__x86_64__)
+    if (HAVE512) { scale_shift512(x, n, scale, shift, silu); return; }
+#endif
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] * scale + shift;
+        x[i] = silu ? v / (1 + expf(-v)) : v;
+    }
+}

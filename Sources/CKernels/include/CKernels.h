@@ -36,6 +36,12 @@ int ck_attention_rows(int nq, int sk, int d, const float *q, const float *kt, co
 
 /// In place x ← x·sigmoid(x) over n values (single-threaded).
 void ck_silu(float *x, size_t n);
+
+/// Σ x and Σ x² of n floats, accumulated in double (GroupNorm statistics).
+void ck_sum_squares(const float *x, size_t n, double *sum, double *sumsq);
+
+/// x = x · scale + shift in place (the fused multiply-add rounds once), then SiLU when `silu` != 0.
+void ck_scale_shift(float *x, size_t n, float scale, float shift, int silu);
 /// In place GELU over n values: tanh approximation when approximate != 0, else the erf form (|error| < 2e-7·|x|).
 void ck_gelu(float *x, size_t n, int approximate);
 /// In place softmax of each of `rows` rows of n values (max-subtracted, fp32).

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// `nn.LayerNorm` over the last dimension: statistics in Double, biased variance, as PyTorch.
@@ -105,25 +106,14 @@ public final class GroupNorm: Module {
         let w = try weight?.floats("weight"), b = try bias?.floats("bias")
         var out = x
         let batch = x.shape[0], spatial = x.count / (batch * channels), cpg = channels / groups
-        let e = Double(eps), groups = groups, channels = channels
+        let stats = groupNormStatistics(x, groups: groups, eps: eps)
+        let groups = groups, channels = channels
         out.data.withUnsafeMutableBufferPointer { p in
             nonisolated(unsafe) let base = p.baseAddress!
-            Engine.parallelFor(batch * groups) { bg in
-                let bi = bg / groups, g = bg % groups
-                let start = base + (bi * channels + g * cpg) * spatial
-                let n = cpg * spatial
-                var sum = 0.0, sq = 0.0
-                for i in 0..<n { let v = Double(start[i]); sum += v; sq += v * v }
-                let mean = sum / Double(n)
-                let variance = max(0, sq / Double(n) - mean * mean)
-                let inv = Float(1 / (variance + e).squareRoot()), mf = Float(mean)
-                for c in 0..<cpg {
-                    let ch = g * cpg + c
-                    let scale = (w?[ch] ?? 1) * inv
-                    let shift = (b?[ch] ?? 0) - mf * scale
-                    let row = start + c * spatial
-                    for i in 0..<spatial { row[i] = row[i] * scale + shift }
-                }
+            Engine.parallelFor(batch * channels) { bc in
+                let ch = bc % channels, st = stats[(bc / channels) * groups + ch / cpg]
+                let scale = (w?[ch] ?? 1) * st.inv
+                ck_scale_shift(base + bc * spatial, spatial, scale, (b?[ch] ?? 0) - st.mean * scale, 0)
             }
         }
         return out
@@ -154,4 +144,27 @@ public final class Embedding: Module {
         }
         return out
     }
+}
+
+/// Per (batch, group) mean and 1/sqrt(var + eps) of `x` `[B, C, …]`: sums in double, variance as PyTorch's biased
+/// one (E[x²] − E[x]²), on the engine's threads.
+func groupNormStatistics(_ x: Tensor, groups: Int, eps: Float) -> [(mean: Float, inv: Float)] {
+    let batch = x.shape[0], channels = x.shape[1], spatial = x.count / (batch * channels), cpg = channels / groups
+    var stats = [(mean: Float, inv: Float)](repeating: (0, 0), count: batch * groups)
+    let e = Double(eps)
+    x.data.withUnsafeBufferPointer { p in
+        stats.withUnsafeMutableBufferPointer { sp in
+            nonisolated(unsafe) let base = p.baseAddress!, S = sp.baseAddress!
+            Engine.parallelFor(batch * groups) { bg in
+                let bi = bg / groups, g = bg % groups
+                let n = cpg * spatial
+                var sum = 0.0, sq = 0.0
+                ck_sum_squares(base + (bi * channels + g * cpg) * spatial, n, &sum, &sq)
+                let mean = sum / Double(n)
+                let variance = max(0, sq / Double(n) - mean * mean)
+                S[bg] = (Float(mean), Float(1 / (variance + e).squareRoot()))
+            }
+        }
+    }
+    return stats
 }

@@ -83,7 +83,7 @@ final class CogVideoXSpatialNorm3D: Module {
         let hmap = nearestMap(from: hz, to: h), wmap = nearestMap(from: wz, to: w)
         let y = try convY(zq, cache: cache), bb = try convB(zq, cache: cache)
         let gamma = try normLayer.weight?.floats("norm_layer.weight"), beta = try normLayer.bias?.floats("norm_layer.bias")
-        let stats = groupStatistics(f, groups: normLayer.groups, eps: normLayer.eps)
+        let stats = groupNormStatistics(f, groups: normLayer.groups, eps: normLayer.eps)
         let cpg = ch / normLayer.groups, groups = normLayer.groups
         f.data.withUnsafeMutableBufferPointer { fp in
             y.data.withUnsafeBufferPointer { yp in

@@ -163,36 +163,13 @@ func gatherFrames(_ parts: [Tensor], _ frames: [VirtualFrame]) -> Tensor {
     return out
 }
 
-/// Per (batch, group) mean and 1/sqrt(var + eps) of `x` `[B, C, …]`, with Double sums as the engine's GroupNorm.
-func groupStatistics(_ x: Tensor, groups: Int, eps: Float) -> [(mean: Float, inv: Float)] {
-    let batch = x.shape[0], channels = x.shape[1], spatial = x.count / (batch * channels), cpg = channels / groups
-    var stats = [(mean: Float, inv: Float)](repeating: (0, 0), count: batch * groups)
-    let e = Double(eps)
-    x.data.withUnsafeBufferPointer { p in
-        stats.withUnsafeMutableBufferPointer { sp in
-            nonisolated(unsafe) let base = p.baseAddress!, S = sp.baseAddress!
-            Engine.parallelFor(batch * groups) { bg in
-                let bi = bg / groups, g = bg % groups
-                let start = base + (bi * channels + g * cpg) * spatial
-                let n = cpg * spatial
-                var sum = 0.0, sq = 0.0
-                for i in 0..<n { let v = Double(start[i]); sum += v; sq += v * v }
-                let mean = sum / Double(n)
-                let variance = max(0, sq / Double(n) - mean * mean)
-                S[bg] = (Float(mean), Float(1 / (variance + e).squareRoot()))
-            }
-        }
-    }
-    return stats
-}
-
 /// GroupNorm of `x` in place (the module's affine parameters), then SiLU when `silu`.
 func groupNormInPlace(_ x: inout Tensor, _ norm: GroupNorm, silu: Bool) throws {
     guard x.rank >= 2, x.shape[1] == norm.channels else {
         throw ModuleError.shapeMismatch("GroupNorm input", expected: [-1, norm.channels], found: x.shape)
     }
     let w = try norm.weight?.floats("weight"), bb = try norm.bias?.floats("bias")
-    let stats = groupStatistics(x, groups: norm.groups, eps: norm.eps)
+    let stats = groupNormStatistics(x, groups: norm.groups, eps: norm.eps)
     let channels = norm.channels, cpg = channels / norm.groups, groups = norm.groups
     let spatial = x.count / (x.shape[0] * channels)
     x.data.withUnsafeMutableBufferPointer { p in
@@ -200,10 +177,7 @@ func groupNormInPlace(_ x: inout Tensor, _ norm: GroupNorm, silu: Bool) throws {
         Engine.parallelFor(x.shape[0] * channels) { bc in
             let ch = bc % channels, st = stats[(bc / channels) * groups + ch / cpg]
             let scale = (w?[ch] ?? 1) * st.inv
-            let shift = (bb?[ch] ?? 0) - st.mean * scale
-            let row = base + bc * spatial
-            for i in 0..<spatial { row[i] = row[i] * scale + shift }
-            if silu { ck_silu(row, spatial) }
+            ck_scale_shift(base + bc * spatial, spatial, scale, (bb?[ch] ?? 0) - st.mean * scale, silu ? 1 : 0)
         }
     }
 }
