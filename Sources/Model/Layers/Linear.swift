@@ -25,8 +25,10 @@ public final class Linear: Module {
         guard x.shape.last == inFeatures else {
             throw ModuleError.shapeMismatch("Linear input", expected: [-1, inFeatures], found: x.shape)
         }
-        let m = x.count / inFeatures
-        var out = Tensor(zeros: Array(x.shape.dropLast()) + [outFeatures])
+        let outShape = Array(x.shape.dropLast()) + [outFeatures]
+        let m = Tensor.count(Array(x.shape.dropLast()))
+        // Every product overwrites its output (a K = 0 product writes nothing, so that one starts from zeros).
+        var out = inFeatures > 0 ? Tensor.uninitialized(outShape) : Tensor(zeros: outShape)
         try apply(x.data, rows: m, into: &out.data)
         return out
     }
