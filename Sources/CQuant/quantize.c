@@ -47,15 +47,20 @@ TARGET static void q8_0_avx512(const float *x, uint8_t *out, size_t nblocks) {
     }
 }
 
+/// The element of the 32-value block x (loaded as v0, v1) with the largest magnitude, sign kept: the first such
+/// element, as numpy's argmax picks it (Q4_0 / Q5_0 scale from it, not from |max|).
+TARGET static inline float signed_absmax32(const float *x, __m512 v0, __m512 v1) {
+    __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+    __mmask16 m0 = _mm512_cmp_ps_mask(a0, _mm512_set1_ps(amax), _CMP_EQ_OQ);
+    __mmask16 m1 = _mm512_cmp_ps_mask(a1, _mm512_set1_ps(amax), _CMP_EQ_OQ);
+    return m0 ? x[__builtin_ctz(m0)] : (m1 ? x[16 + __builtin_ctz(m1)] : x[0]);
+}
+
 TARGET static void q4_0_avx512(const float *x, uint8_t *out, size_t nblocks) {
     for (size_t b = 0; b < nblocks; b++, x += 32, out += 18) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
-        // The first element whose magnitude is the maximum keeps its sign (numpy argmax).
-        __mmask16 m0 = _mm512_cmp_ps_mask(a0, _mm512_set1_ps(amax), _CMP_EQ_OQ);
-        __mmask16 m1 = _mm512_cmp_ps_mask(a1, _mm512_set1_ps(amax), _CMP_EQ_OQ);
-        float mx = m0 ? x[__builtin_ctz(m0)] : (m1 ? x[16 + __builtin_ctz(m1)] : x[0]);
+        float mx = signed_absmax32(x, v0, v1);
         float d = mx / -8.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         uint16_t h = to_f16(d);
@@ -167,11 +172,7 @@ TARGET static void dq4_0_avx512(const uint8_t *b, float *y, size_t nblocks) {
 TARGET static void q5_0_avx512(const float *x, uint8_t *out, size_t nblocks) {
     for (size_t b = 0; b < nblocks; b++, x += 32, out += 22) {
         __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
-        __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
-        __mmask16 m0 = _mm512_cmp_ps_mask(a0, _mm512_set1_ps(amax), _CMP_EQ_OQ);
-        __mmask16 m1 = _mm512_cmp_ps_mask(a1, _mm512_set1_ps(amax), _CMP_EQ_OQ);
-        float mx = m0 ? x[__builtin_ctz(m0)] : (m1 ? x[16 + __builtin_ctz(m1)] : x[0]);
+        float mx = signed_absmax32(x, v0, v1);
         float d = mx / -16.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         uint16_t h = to_f16(d);

@@ -1,4 +1,5 @@
 import Foundation
+import GGUFLike
 import SafeTensors
 #if canImport(Glibc)
 import Glibc
@@ -146,15 +147,4 @@ final class DirectSourceReader: @unchecked Sendable {
         guard mincore(UnsafeMutableRawPointer(bitPattern: start), length, &vec) == 0 else { return 1 }
         return Double(vec.reduce(0) { $0 + Int($1 & 1) }) / Double(vec.count)
     }
-}
-
-/// Linux constants Swift's Glibc module does not import.
-enum LinuxIO {
-    #if os(Linux) && arch(x86_64)
-    static let oDirect: Int32? = 0o40000
-    #elseif os(Linux) && arch(arm64)
-    static let oDirect: Int32? = 0o200000
-    #else
-    static let oDirect: Int32? = nil
-    #endif
 }

@@ -129,13 +129,14 @@ final class GGUFAtomicFile: @unchecked Sendable {
 }
 
 /// Linux I/O calls that Swift's Glibc module does not import (GNU extensions), looked up at run time.
-enum LinuxIO {
+/// Package-wide: the converter's direct source reader opens its inputs with `oDirect` too.
+package enum LinuxIO {
     #if os(Linux) && arch(x86_64)
-    static let oDirect: Int32? = 0o40000
+    package static let oDirect: Int32? = 0o40000
     #elseif os(Linux) && arch(arm64)
-    static let oDirect: Int32? = 0o200000
+    package static let oDirect: Int32? = 0o200000
     #else
-    static let oDirect: Int32? = nil
+    package static let oDirect: Int32? = nil
     #endif
 
     typealias Fallocate = @convention(c) (Int32, Int32, off_t, off_t) -> Int32
