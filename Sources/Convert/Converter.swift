@@ -121,11 +121,15 @@ public struct Converter {
                 let fullName = c.name + "." + t.name
                 try writer.addTensor(name: fullName, shape: t.shape, type: decision.type, into: { sink in
                     let raw = try checkpoint.rawBytes(t.sourceName)
+                    var tensorBytesIn = 0
                     if firstJobs == nil { (reader, firstJobs) = Converter.directReader(entries, mode: readMode, maximumFill: sink.maximumFill) }
                     try Converter.stream(t, raw: raw, type: decision.type, into: sink, reader: reader,
                                          firstJob: firstJobs?[index]) { inBytes in
                         bytesIn += inBytes
-                        try report(ConversionProgress(tensorsDone: done, tensorsTotal: tensorsTotal, bytesIn: bytesIn,
+                        tensorBytesIn += inBytes
+                        // The chunk that finishes a tensor reports it as done, so the last report reads N/N.
+                        let finished = tensorBytesIn >= raw.count ? 1 : 0
+                        try report(ConversionProgress(tensorsDone: done + finished, tensorsTotal: tensorsTotal, bytesIn: bytesIn,
                                                       bytesInTotal: total, currentTensor: fullName))
                     }
                     checkpoint.releasePages(t.sourceName)
