@@ -173,6 +173,244 @@ AVX512 static void attention_rows_avx512(int nq, int sk, int d, const float *q, 
 }
 #endif
 
+// ---- bf16 path (AVX-512 BF16: vdpbf16ps, fp32 accumulation) -----------------------------------------------------
+//
+// Q·Kᵀ and P·V take bf16 inputs (8-bit mantissa) and accumulate in fp32; the scores, the running max and sum and
+// the output stay fp32. Layouts (bf16 as uint16_t, keys padded with zeros to a multiple of 64):
+//   kp [skp/16][d/2][16][2]: for 16 keys and a channel pair (c, c+1), the 16 (K[j][c], K[j][c+1]) pairs in one
+//                            vector, so one vdpbf16ps adds two channels' products for 16 keys;
+//   vp [skp/2][d][2]:        for a key pair (j, j+1) and channel c, (V[j][c], V[j+1][c]), so one vdpbf16ps adds
+//                            two keys' products for 16 channels;
+//   P  [nq][TK] bf16 rows:   (P[r][j], P[r][j+1]) adjacent, broadcast as one 32-bit value.
+
+static int bf16_supported = -1;
+
+int ck_attention_bf16_available(void) {
+    if (bf16_supported < 0) {
+        int ok = 0;
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        ok = (ck_cpu_features() & 2) && __builtin_cpu_supports("avx512bf16");
+#endif
+        bf16_supported = ok;
+    }
+    return bf16_supported;
+}
+
+int ck_attention_bf16_padded_keys(int sk) { return (sk + 63) & ~63; }
+
+#if defined(__x86_64__)
+#define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+
+/// Round-to-nearest-even fp32 → bf16 of 16 values (the same rounding as vcvtneps2bf16), as 16-bit lanes.
+AVX512BF16 static inline __m256i to_bf16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
+
+AVX512BF16 static void pack_kv_bf16(int sk, int d, const float *k, int ldk, const float *v, int ldv, uint16_t *kp,
+                                    uint16_t *vp) {
+    const int skp = ck_attention_bf16_padded_keys(sk), d2 = d / 2;
+    // K: for each group of 16 keys, gather the pairs (K[j][c], K[j][c+1]) of the 16 keys for every channel pair.
+    for (int j0 = 0; j0 < skp; j0 += 16) {
+        float tile[16][256 + 16];   // d ≤ 256 (checked by the caller)
+        for (int jj = 0; jj < 16; jj++) {
+            if (j0 + jj < sk) memcpy(tile[jj], k + (size_t)(j0 + jj) * ldk, sizeof(float) * d);
+            else memset(tile[jj], 0, sizeof(float) * d);
+        }
+        uint32_t *dst = (uint32_t *)(kp + (size_t)j0 * d);
+        for (int c2 = 0; c2 < d2; c2++) {
+            __m512 lo = _mm512_set_ps(tile[15][2 * c2], tile[14][2 * c2], tile[13][2 * c2], tile[12][2 * c2],
+                                      tile[11][2 * c2], tile[10][2 * c2], tile[9][2 * c2], tile[8][2 * c2],
+                                      tile[7][2 * c2], tile[6][2 * c2], tile[5][2 * c2], tile[4][2 * c2],
+                                      tile[3][2 * c2], tile[2][2 * c2], tile[1][2 * c2], tile[0][2 * c2]);
+            __m512 hi = _mm512_set_ps(tile[15][2 * c2 + 1], tile[14][2 * c2 + 1], tile[13][2 * c2 + 1], tile[12][2 * c2 + 1],
+                                      tile[11][2 * c2 + 1], tile[10][2 * c2 + 1], tile[9][2 * c2 + 1], tile[8][2 * c2 + 1],
+                                      tile[7][2 * c2 + 1], tile[6][2 * c2 + 1], tile[5][2 * c2 + 1], tile[4][2 * c2 + 1],
+                                      tile[3][2 * c2 + 1], tile[2][2 * c2 + 1], tile[1][2 * c2 + 1], tile[0][2 * c2 + 1]);
+            __m512i l16 = _mm512_cvtepu16_epi32(to_bf16(lo)), h16 = _mm512_cvtepu16_epi32(to_bf16(hi));
+            _mm512_storeu_si512(dst + (size_t)c2 * 16, _mm512_or_si512(l16, _mm512_slli_epi32(h16, 16)));
+        }
+    }
+    // V: for each key pair, interleave the two rows channel by channel.
+    for (int j = 0; j < skp; j += 2) {
+        uint32_t *dst = (uint32_t *)(vp + (size_t)j * d);
+        for (int c = 0; c < d; c += 16) {
+            __m512 a = j < sk ? _mm512_loadu_ps(v + (size_t)j * ldv + c) : _mm512_setzero_ps();
+            __m512 b = j + 1 < sk ? _mm512_loadu_ps(v + (size_t)(j + 1) * ldv + c) : _mm512_setzero_ps();
+            __m512i a16 = _mm512_cvtepu16_epi32(to_bf16(a)), b16 = _mm512_cvtepu16_epi32(to_bf16(b));
+            _mm512_storeu_si512(dst + c, _mm512_or_si512(a16, _mm512_slli_epi32(b16, 16)));
+        }
+    }
+}
+
+/// S[r, 0 .. 64) = Σ_c Q[r, c] · K[k0 + j, c] for MR rows; kp points at the first of 4 groups of 16 keys. Also
+/// folds the first `ncol` scores of each row into that row's 16-lane running maximum mx[r].
+AVX512BF16 static inline __attribute__((always_inline)) void qk_block_bf16(int MR, int d, const uint32_t *qb,
+                                                                           const uint16_t *kp, int ncol, float *s,
+                                                                           __m512 *mx) {
+    __m512 acc[6][4];
+    for (int r = 0; r < MR; r++) for (int b = 0; b < 4; b++) acc[r][b] = _mm512_setzero_ps();
+    const int d2 = d / 2;
+    const uint32_t *kg = (const uint32_t *)kp;
+    for (int c2 = 0; c2 < d2; c2++) {
+        __m512bh kv[4];
+        for (int b = 0; b < 4; b++) kv[b] = (__m512bh)_mm512_loadu_si512(kg + ((size_t)b * d2 + c2) * 16);
+        for (int r = 0; r < MR; r++) {
+            __m512bh qv = (__m512bh)_mm512_set1_epi32((int)qb[(size_t)r * d2 + c2]);
+            for (int b = 0; b < 4; b++) acc[r][b] = _mm512_dpbf16_ps(acc[r][b], qv, kv[b]);
+        }
+    }
+    __mmask16 mk[4];
+    for (int b = 0; b < 4; b++) mk[b] = tail_mask(ncol - 16 * b > 0 ? ncol - 16 * b : 0);
+    for (int r = 0; r < MR; r++) {
+        __m512 m = mx[r];
+        for (int b = 0; b < 4; b++) {
+            _mm512_storeu_ps(s + (size_t)r * TK + 16 * b, acc[r][b]);
+            m = _mm512_mask_max_ps(m, mk[b], m, acc[r][b]);
+        }
+        mx[r] = m;
+    }
+}
+
+/// 2^x on 16 lanes for x ≤ 0 (x = -inf gives 0): 2^round(x) · p(x − round(x)), p of degree 5 (relative error
+/// < 3e-6, far below the bf16 rounding the probabilities get next).
+AVX512BF16 static inline __m512 exp2_nonpositive(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-127.0f));
+    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(1.3333558e-3f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.6181291e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.5504109e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4022651e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.9314718e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/// O[r, c0 .. c0+16·NB) = O[r, ..]·corr[r] + Σ_j P[r, j] · V[j, c0 ..] for MR rows over np key pairs (MR ≤ 6 and
+/// NB ≤ 4 are compile-time constants at each call, so the accumulators stay in registers).
+AVX512BF16 static inline __attribute__((always_inline)) void pv_block_bf16(int MR, int NB, int d, int c0, const uint32_t *p,
+                                                                           const uint16_t *vp, int np,
+                                                                           const float *corr, float *o) {
+    __m512 acc[6][4];
+    for (int r = 0; r < MR; r++) {
+        __m512 cr = _mm512_set1_ps(corr[r]);
+        for (int b = 0; b < NB; b++) acc[r][b] = _mm512_mul_ps(cr, _mm512_loadu_ps(o + (size_t)r * d + c0 + 16 * b));
+    }
+    const uint32_t *vg = (const uint32_t *)vp + c0;
+    for (int j2 = 0; j2 < np; j2++) {
+        __m512bh vv[4];
+        for (int b = 0; b < NB; b++) vv[b] = (__m512bh)_mm512_loadu_si512(vg + (size_t)j2 * d + 16 * b);
+        for (int r = 0; r < MR; r++) {
+            __m512bh pv = (__m512bh)_mm512_set1_epi32((int)p[(size_t)r * (TK / 2) + j2]);
+            for (int b = 0; b < NB; b++) acc[r][b] = _mm512_dpbf16_ps(acc[r][b], pv, vv[b]);
+        }
+    }
+    for (int r = 0; r < MR; r++) for (int b = 0; b < NB; b++) _mm512_storeu_ps(o + (size_t)r * d + c0 + 16 * b, acc[r][b]);
+}
+
+AVX512BF16 static void attention_rows_bf16(int nq, int sk, int d, const float *q, const uint16_t *kp, const uint16_t *vp,
+                                           float scale, float *out, float *s, uint16_t *pb, uint16_t *qb, float *m,
+                                           float *l, float *corr, __m512 *mx) {
+    const int d2 = d / 2;
+    // Q·scale·log2(e) in bf16 pairs: the scores come out in base-2 units, so the softmax uses 2^x.
+    const __m512 qs = _mm512_set1_ps(scale * 1.44269504088896341f);
+    for (int i = 0; i < nq; i++) {
+        for (int c = 0; c < d; c += 16)
+            _mm256_storeu_si256((__m256i *)(qb + (size_t)i * d + c), to_bf16(_mm512_mul_ps(_mm512_loadu_ps(q + (size_t)i * d + c), qs)));
+        m[i] = -INFINITY; l[i] = 0;
+    }
+    memset(out, 0, sizeof(float) * (size_t)nq * d);
+    const uint32_t *qw = (const uint32_t *)qb, *pw = (const uint32_t *)pb;
+    for (int k0 = 0; k0 < sk; k0 += TK) {
+        int nk = sk - k0 < TK ? sk - k0 : TK;
+        int nk64 = (nk + 63) & ~63;
+        for (int i = 0; i < nq; i++) mx[i] = _mm512_set1_ps(-INFINITY);
+        for (int i0 = 0; i0 < nq; i0 += 6) {
+            int mr = nq - i0 < 6 ? nq - i0 : 6;
+            for (int j0 = 0; j0 < nk64; j0 += 64) {
+                DISPATCH_MR(mr, qk_block_bf16(MRC, d, qw + (size_t)i0 * d2, kp + (size_t)(k0 + j0) * d, nk - j0,
+                                              s + (size_t)i0 * TK + j0, mx + i0))
+            }
+        }
+        // Online softmax per row (base 2): P = 2^(S − max) rounded to bf16, zero past the last key.
+        for (int i = 0; i < nq; i++) {
+            const float *row = s + (size_t)i * TK;
+            float rmax = _mm512_reduce_max_ps(mx[i]);
+            float mnew = m[i] > rmax ? m[i] : rmax;
+            float base = mnew == -INFINITY ? 0 : mnew;
+            corr[i] = m[i] == -INFINITY ? 0 : exp2f(m[i] - base);
+            __m512 vb = _mm512_set1_ps(base), sum = _mm512_setzero_ps();
+            uint16_t *prow = pb + (size_t)i * TK;
+            for (int j = 0; j < nk64; j += 16) {
+                __mmask16 mk = tail_mask(nk - j > 0 ? nk - j : 0);
+                __m512 e = _mm512_maskz_mov_ps(mk, exp2_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + j), vb)));
+                _mm256_storeu_si256((__m256i *)(prow + j), to_bf16(e));
+                sum = _mm512_add_ps(sum, e);
+            }
+            l[i] = l[i] * corr[i] + _mm512_reduce_add_ps(sum);
+            m[i] = mnew;
+        }
+        int np = (nk + 1) / 2;
+        for (int i0 = 0; i0 < nq; i0 += 6) {
+            int mr = nq - i0 < 6 ? nq - i0 : 6;
+            for (int c0 = 0; c0 < d; c0 += 64) {
+                const uint32_t *pr = pw + (size_t)i0 * (TK / 2);
+                const uint16_t *vr = vp + (size_t)k0 * d;
+                float *o = out + (size_t)i0 * d;
+                switch (d - c0 >= 64 ? 4 : (d - c0) / 16) {
+                    case 4: DISPATCH_MR(mr, pv_block_bf16(MRC, 4, d, c0, pr, vr, np, corr + i0, o)) break;
+                    case 3: DISPATCH_MR(mr, pv_block_bf16(MRC, 3, d, c0, pr, vr, np, corr + i0, o)) break;
+                    case 2: DISPATCH_MR(mr, pv_block_bf16(MRC, 2, d, c0, pr, vr, np, corr + i0, o)) break;
+                    default: DISPATCH_MR(mr, pv_block_bf16(MRC, 1, d, c0, pr, vr, np, corr + i0, o)) break;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < nq; i++) {
+        __m512 inv = _mm512_set1_ps(1 / l[i]);
+        for (int c = 0; c < d; c += 16) {
+            float *o = out + (size_t)i * d + c;
+            _mm512_storeu_ps(o, _mm512_mul_ps(inv, _mm512_loadu_ps(o)));
+        }
+    }
+}
+#endif
+
+int ck_attention_pack_kv_bf16(int sk, int d, const float *k, int ldk, const float *v, int ldv, uint16_t *kp, uint16_t *vp) {
+    if (!ck_attention_bf16_available() || d <= 0 || d % 16 != 0 || d > 256 || sk < 0) return -1;
+#if defined(__x86_64__)
+    pack_kv_bf16(sk, d, k, ldk, v, ldv, kp, vp);
+    return 0;
+#else
+    (void)k; (void)ldk; (void)v; (void)ldv; (void)kp; (void)vp;
+    return -1;
+#endif
+}
+
+int ck_attention_rows_bf16(int nq, int sk, int d, const float *q, const uint16_t *kp, const uint16_t *vp, float scale,
+                           float *out) {
+    if (!ck_attention_bf16_available() || d <= 0 || d % 16 != 0 || d > 256) return -1;
+    if (nq <= 0) return 0;
+    if (sk <= 0) { memset(out, 0, sizeof(float) * (size_t)nq * d); return 0; }
+#if defined(__x86_64__)
+    // Per-row max vectors, S tile (fp32), P tile (bf16), Q (bf16), per-row m, l, corr.
+    size_t bytes = 64 * (size_t)nq + sizeof(float) * (size_t)nq * TK + sizeof(uint16_t) * (size_t)nq * TK
+                   + sizeof(uint16_t) * (size_t)nq * d + 3 * sizeof(float) * (size_t)nq + 256;
+    char *work = (char *)aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!work) return -2;
+    __m512 *mx = (__m512 *)work;
+    float *s = (float *)(mx + nq);
+    uint16_t *pb = (uint16_t *)(s + (size_t)nq * TK);
+    uint16_t *qb = pb + (size_t)nq * TK;
+    float *m = (float *)(qb + (size_t)nq * d), *l = m + nq, *corr = l + nq;
+    attention_rows_bf16(nq, sk, d, q, kp, vp, scale, out, s, pb, qb, m, l, corr, mx);
+    free(work);
+    return 0;
+#else
+    (void)q; (void)kp; (void)vp; (void)scale;
+    return -1;
+#endif
+}
+
 int ck_attention_rows(int nq, int sk, int d, const float *q, const float *kt, const float *v, float scale,
                       const float *bias, int ldb, float *out) {
     if (nq <= 0 || d <= 0) return 0;

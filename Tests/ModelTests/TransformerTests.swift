@@ -19,6 +19,11 @@ func loadTransformer(_ variant: String, _ type: GGMLType? = nil) throws -> CogVi
     return model
 }
 
+/// One forward of `model` on a fixture's inputs with our RoPE tables.
+func runTransformerFixture(_ model: CogVideoXTransformer3D, _ ref: SafeTensorsFile) throws -> Tensor {
+    try run(model, ref, ourRope: true)
+}
+
 private func run(_ model: CogVideoXTransformer3D, _ ref: SafeTensorsFile, ourRope: Bool) throws -> Tensor {
     let x = Tensor(shape: ref.info("hidden_states")!.shape, data: try ref.floats("hidden_states"))
     let enc = Tensor(shape: ref.info("encoder_hidden_states")!.shape, data: try ref.floats("encoder_hidden_states"))

@@ -56,12 +56,16 @@ func benchGEMM(_ args: [String]) throws {
     print(#"{"bench":"gemm","impl":"swift","type":"\#(type.name)","m":\#(m),"k":\#(k),"n":\#(n),"threads":\#(Engine.threads),"blas":\#(Engine.blasAvailable),"blas_core":"\#(Engine.blasCoreName ?? "none")","seconds":\#(t.wall),"cpu_seconds":\#(t.cpu),"gflops":\#(gflops),"sink":\#(sink.isFinite ? 0 : 1)}"#)
 }
 
-/// `cogvideo-bench attention S H D [REPEATS] [THREADS]`: `Ops.attention` on q, k, v of shape [1, H, S, D]; prints
-/// seconds and GFLOP/s (4·H·S²·D per call: Q·Kᵀ and P·V) as JSON, best of REPEATS.
+/// `cogvideo-bench attention S H D [REPEATS] [THREADS] [f32|bf16]`: `Ops.attention` on q, k, v of shape [1, H, S, D]
+/// in the given precision (f32 default; see `AttentionPrecision`); prints seconds and GFLOP/s (4·H·S²·D per call:
+/// Q·Kᵀ and P·V) as JSON, best of REPEATS, and the precision that ran.
 func benchAttention(_ args: [String]) throws {
     guard args.count >= 3, let s = Int(args[0]), let h = Int(args[1]), let d = Int(args[2]) else {
-        throw BenchError.usage("attention S H D [REPEATS] [THREADS]")
+        throw BenchError.usage("attention S H D [REPEATS] [THREADS] [f32|bf16]")
     }
+    let precision = args.count > 5 ? AttentionPrecision(rawValue: args[5]) : .f32
+    guard let precision else { throw BenchError.usage("attention S H D [REPEATS] [THREADS] [f32|bf16]") }
+    let ran: AttentionPrecision = precision == .bf16 && Engine.bf16AttentionAvailable && d % 16 == 0 && d <= 256 ? .bf16 : .f32
     let repeats = args.count > 3 ? Int(args[3]) ?? 1 : 1
     if args.count > 4, let t = Int(args[4]) { Engine.threads = t }
     let shape = [1, h, s, d]
@@ -70,9 +74,9 @@ func benchAttention(_ args: [String]) throws {
     let v = Tensor(shape: shape, data: randomFloats(h * s * d, seed: 3, scale: 1))
     var sink: Float = 0
     let t = try bestSeconds(repeats) {
-        let o = try Ops.attention(q: q, k: k, v: v, scale: 1 / Float(d).squareRoot())
+        let o = try Ops.attention(q: q, k: k, v: v, scale: 1 / Float(d).squareRoot(), precision: precision)
         sink += o.data[o.count / 2]
     }
     let gflops = 4 * Double(h) * Double(s) * Double(s) * Double(d) / t.wall / 1e9
-    print(#"{"bench":"attention","impl":"swift","s":\#(s),"h":\#(h),"d":\#(d),"threads":\#(Engine.threads),"seconds":\#(t.wall),"cpu_seconds":\#(t.cpu),"gflops":\#(gflops),"sink":\#(sink.isFinite ? 0 : 1)}"#)
+    print(#"{"bench":"attention","impl":"swift","precision":"\#(ran.rawValue)","s":\#(s),"h":\#(h),"d":\#(d),"threads":\#(Engine.threads),"seconds":\#(t.wall),"cpu_seconds":\#(t.cpu),"gflops":\#(gflops),"sink":\#(sink.isFinite ? 0 : 1)}"#)
 }

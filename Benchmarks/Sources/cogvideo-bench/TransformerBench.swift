@@ -15,7 +15,8 @@ import SafeTensors
 /// from diffusers, to which the cosine is reported).
 ///
 /// Both print one JSON object on stdout: seconds per forward (best of the repeats), the peak RSS of the process and
-/// the RSS after the weights were bound (so the difference is activations).
+/// the RSS after the weights were bound (so the difference is activations), and the attention precision that ran
+/// (`COGVIDEO_ATTENTION=f32|bf16` forces one; by default bf16 only for Q8_0/Q4_0 weights).
 func benchTransformer(_ args: [String]) throws {
     let usage = "transformer block FRAMES HEIGHT WIDTH BATCH THREADS [TYPE] | transformer model CONFIG_DIR WEIGHTS INPUTS THREADS REPEATS"
     guard let mode = args.first else { throw BenchError.usage(usage) }
@@ -124,7 +125,7 @@ private func benchBlock(frames: Int, height: Int, width: Int, batch: Int, thread
     let after = rss()
     let tokens = config.maxTextSeqLength + frames * (height / config.patchSize) * (width / config.patchSize)
     let finite = out.data.allSatisfy(\.isFinite)
-    print(#"{"bench":"transformer-block","impl":"swift","type":"\#(type.name)","tokens":\#(tokens),"batch":\#(batch),"threads":\#(threads),"seconds":\#(t),"cpu_seconds":\#(lastCPUSeconds),"rss_weights_mb":\#(Double(before.current) / 1e6),"peak_rss_mb":\#(Double(after.peak) / 1e6),"activation_peak_mb":\#(Double(after.peak - before.current) / 1e6),"finite":\#(finite)}"#)
+    print(#"{"bench":"transformer-block","impl":"swift","type":"\#(type.name)","attention":"\#(model.attentionPrecision.rawValue)","tokens":\#(tokens),"batch":\#(batch),"threads":\#(threads),"seconds":\#(t),"cpu_seconds":\#(lastCPUSeconds),"rss_weights_mb":\#(Double(before.current) / 1e6),"peak_rss_mb":\#(Double(after.peak) / 1e6),"activation_peak_mb":\#(Double(after.peak - before.current) / 1e6),"finite":\#(finite)}"#)
 }
 
 private func benchModel(configDir: String, weights: String, inputs: String, threads: Int, repeats: Int) throws {
@@ -172,5 +173,5 @@ private func benchModel(configDir: String, weights: String, inputs: String, thre
         cosineText = "\(dot / (na.squareRoot() * nb.squareRoot()))"
     }
     let s = config.maxTextSeqLength + x.shape[1] * (x.shape[3] / config.patchSize) * (x.shape[4] / config.patchSize)
-    print(#"{"bench":"transformer-model","impl":"swift","type":"\#(type)","layers":\#(config.numLayers),"tokens":\#(s),"batch":\#(x.shape[0]),"threads":\#(threads),"seconds":\#(times.min()!),"all_seconds":\#(times),"cpu_seconds":\#(cpu.min()!),"rss_weights_mb":\#(Double(before.current) / 1e6),"peak_rss_mb":\#(Double(after.peak) / 1e6),"cosine_to_diffusers":\#(cosineText)}"#)
+    print(#"{"bench":"transformer-model","impl":"swift","type":"\#(type)","attention":"\#(model.attentionPrecision.rawValue)","layers":\#(config.numLayers),"tokens":\#(s),"batch":\#(x.shape[0]),"threads":\#(threads),"seconds":\#(times.min()!),"all_seconds":\#(times),"cpu_seconds":\#(cpu.min()!),"rss_weights_mb":\#(Double(before.current) / 1e6),"peak_rss_mb":\#(Double(after.peak) / 1e6),"cosine_to_diffusers":\#(cosineText)}"#)
 }

@@ -34,6 +34,21 @@ void ck_sgemm_nt_builtin(int M, int N, int K, const float *A, int lda, const flo
 int ck_attention_rows(int nq, int sk, int d, const float *q, const float *kt, const float *v, float scale,
                       const float *bias, int ldb, float *out);
 
+/// 1 when the CPU has AVX-512 BF16 (vdpbf16ps), which the bf16 attention functions below need; else 0.
+int ck_attention_bf16_available(void);
+/// Keys of the bf16 packed K and V layouts: sk rounded up to a multiple of 64 (the padding is zeros).
+int ck_attention_bf16_padded_keys(int sk);
+/// Packs one head's K and V (fp32 rows [sk×d] with row strides ldk, ldv) into the bf16 layouts of
+/// ck_attention_rows_bf16 (rounded to nearest even): kp and vp each hold ck_attention_bf16_padded_keys(sk)·d values.
+/// d must be a multiple of 16, at most 256. Returns 0, or -1 without AVX-512 BF16 or for an unsupported d.
+int ck_attention_pack_kv_bf16(int sk, int d, const float *k, int ldk, const float *v, int ldv, uint16_t *kp, uint16_t *vp);
+/// Attention for one head and `nq` query rows like ck_attention_rows (no bias), with the two products in bf16
+/// inputs and fp32 accumulation (AVX-512 BF16): Q·scale is rounded to bf16, the scores, the online-softmax max and
+/// sum and the output are fp32, the probabilities are rounded to bf16 for P·V. kp, vp from ck_attention_pack_kv_bf16.
+/// Returns 0, -1 without AVX-512 BF16 or for an unsupported d, -2 when out of memory.
+int ck_attention_rows_bf16(int nq, int sk, int d, const float *q, const uint16_t *kp, const uint16_t *vp, float scale,
+                           float *out);
+
 /// In place x ← x·sigmoid(x) over n values (single-threaded).
 void ck_silu(float *x, size_t n);
 

@@ -1,6 +1,31 @@
 import CKernels
 import Foundation
 
+/// The arithmetic of the two attention products (Q·Kᵀ and P·V).
+public enum AttentionPrecision: String, Sendable, CaseIterable {
+    /// fp32 inputs and accumulation (the reference: matches PyTorch's fp32 SDPA to ~1e-6 relative).
+    case f32
+    /// bf16 inputs (Q·scale, K, V and the softmax probabilities rounded to nearest even, 8-bit mantissa) with fp32
+    /// accumulation, AVX-512 BF16 `vdpbf16ps`: ≈ 2× the fp32 rate. The scores, the online-softmax max and sum and
+    /// the output stay fp32 (the way llama.cpp's and stable-diffusion.cpp's flash attention use f16 K/V). Output
+    /// error ≈ 1e-3 relative per element (cosine to fp32 ≈ 0.99999 on random inputs). Needs a CPU with AVX-512
+    /// BF16, a head size that is a multiple of 16 (≤ 256) and no score bias; otherwise the fp32 path runs.
+    case bf16
+}
+
+extension Engine {
+    /// The attention precision forced for every model that picks one automatically (the CogVideoX transformer),
+    /// or nil (default) to let the model choose: the transformer uses `.bf16` when its attention projections are
+    /// Q8_0/Q4_0 (whose activations already go through int8 quantization, so bf16 products cost no visible
+    /// accuracy: cosine to diffusers stays ≥ 0.999) and `.f32` for F32/F16/BF16 weights (fp32 parity).
+    /// `COGVIDEO_ATTENTION=f32|bf16` sets it for the process. `.bf16` falls back to fp32 where unsupported.
+    nonisolated(unsafe) public static var attentionPrecision: AttentionPrecision? =
+        ProcessInfo.processInfo.environment["COGVIDEO_ATTENTION"].flatMap { AttentionPrecision(rawValue: $0.lowercased()) }
+
+    /// True when the CPU can run `.bf16` attention (AVX-512 BF16).
+    public static let bf16AttentionAvailable: Bool = ck_attention_bf16_available() != 0
+}
+
 extension Ops {
     /// Scaled dot-product attention without materializing the score matrix.
     ///
@@ -8,7 +33,11 @@ extension Ops {
     /// to the scaled scores (T5's relative position bias). Each task takes one head and a tile of 96 queries and
     /// walks the keys in tiles of 256 with an online (flash-style) softmax in fp32 (`ck_attention_rows`, AVX-512),
     /// so extra memory is one transposed copy of K plus ~100 KB per thread. Tasks run on `Engine.threads`.
-    public static func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor? = nil) throws -> Tensor {
+    /// `precision: .bf16` runs both products in bf16 inputs with fp32 accumulation (`ck_attention_rows_bf16`, see
+    /// `AttentionPrecision`) on a bf16 copy of K and V (half the size of the fp32 K, V) when the CPU, the head size
+    /// and the absence of a bias allow it, else fp32.
+    public static func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, bias: Tensor? = nil,
+                                 precision: AttentionPrecision = .f32) throws -> Tensor {
         guard q.rank == 4, k.rank == 4, v.shape == k.shape, q.shape[0] == k.shape[0], q.shape[1] == k.shape[1],
               q.shape[3] == k.shape[3] else {
             throw ModuleError.shapeMismatch("attention q/k/v", expected: q.shape, found: k.shape)
@@ -23,6 +52,10 @@ extension Ops {
         }
         var out = Tensor(zeros: q.shape)
         guard sq > 0, d > 0 else { return out }
+        if precision == .bf16, bias == nil, Engine.bf16AttentionAvailable, d % 16 == 0, d <= 256, sk > 0 {
+            try attentionBF16(q: q, k: k, v: v, scale: scale, out: &out)
+            return out
+        }
         // Kᵀ per head ([B, H, D, Sk]) so Q·Kᵀ streams 16 keys per vector.
         let kt = Ops.permute(k, [0, 1, 3, 2])
         let tq = 96
@@ -60,5 +93,51 @@ extension Ops {
         }
         if failed { throw ModuleError.invalidInput("attention: out of memory for a \(tq)×256 score tile") }
         return out
+    }
+
+    /// The bf16 path of `attention`: K and V of every head packed to bf16 (`ck_attention_pack_kv_bf16`), then one
+    /// task per head and tile of 96 queries.
+    private static func attentionBF16(q: Tensor, k: Tensor, v: Tensor, scale: Float, out: inout Tensor) throws {
+        let (b, h, sq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let sk = k.shape[2]
+        let skp = Int(ck_attention_bf16_padded_keys(Int32(sk)))
+        var kp = [UInt16](repeating: 0, count: b * h * skp * d), vp = [UInt16](repeating: 0, count: b * h * skp * d)
+        k.data.withUnsafeBufferPointer { kb in
+            v.data.withUnsafeBufferPointer { vb in
+                kp.withUnsafeMutableBufferPointer { kpp in
+                    vp.withUnsafeMutableBufferPointer { vpp in
+                        nonisolated(unsafe) let K = kb.baseAddress!, V = vb.baseAddress!, KP = kpp.baseAddress!,
+                                                VP = vpp.baseAddress!
+                        Engine.parallelFor(b * h) { bh in
+                            _ = ck_attention_pack_kv_bf16(Int32(sk), Int32(d), K + bh * sk * d, Int32(d), V + bh * sk * d,
+                                                          Int32(d), KP + bh * skp * d, VP + bh * skp * d)
+                        }
+                    }
+                }
+            }
+        }
+        let tq = 96
+        let qTiles = (sq + tq - 1) / tq
+        var failedTasks = 0
+        q.data.withUnsafeBufferPointer { qp in
+            kp.withUnsafeBufferPointer { kpp in
+                vp.withUnsafeBufferPointer { vpp in
+                    out.data.withUnsafeMutableBufferPointer { op in
+                        nonisolated(unsafe) let Q = qp.baseAddress!, KP = kpp.baseAddress!, VP = vpp.baseAddress!,
+                                                O = op.baseAddress!
+                        nonisolated(unsafe) var failed = 0
+                        let lock = NSLock()
+                        Engine.parallelFor(b * h * qTiles) { task in
+                            let bh = task / qTiles, q0 = (task % qTiles) * tq, nq = min(tq, sq - q0)
+                            let rc = ck_attention_rows_bf16(Int32(nq), Int32(sk), Int32(d), Q + (bh * sq + q0) * d,
+                                                            KP + bh * skp * d, VP + bh * skp * d, scale, O + (bh * sq + q0) * d)
+                            if rc != 0 { lock.lock(); failed += 1; lock.unlock() }
+                        }
+                        failedTasks = failed
+                    }
+                }
+            }
+        }
+        if failedTasks > 0 { throw ModuleError.invalidInput("attention: out of memory for a \(tq)×256 score tile") }
     }
 }

@@ -142,6 +142,27 @@ final class CogVideoXAttention: Module {
     /// Heads processed together; nil picks the largest group whose q (k, v) stays within 16 MB.
     var headsPerGroup: Int?
 
+    /// This layer's attention precision regardless of `Engine.attentionPrecision` and the weights (tests).
+    var precisionOverride: AttentionPrecision?
+
+    /// The precision of the attention products (see `AttentionPrecision`): `precisionOverride` or
+    /// `Engine.attentionPrecision` when set,
+    /// else `.bf16` when `to_q` is Q8_0/Q4_0 (its activations are int8-quantized per block already; cosine to
+    /// diffusers stays ≥ 0.999) and `.f32` for F32/F16/BF16 weights, so their parity with diffusers is untouched.
+    /// `.f32` where the CPU lacks AVX-512 BF16 or the head size is not a multiple of 16.
+    var attentionPrecision: AttentionPrecision {
+        let wanted: AttentionPrecision
+        if let forced = precisionOverride ?? Engine.attentionPrecision {
+            wanted = forced
+        } else {
+            switch toQ.weight.value?.type {
+            case .q8_0?, .q4_0?: wanted = .bf16
+            default: wanted = .f32
+            }
+        }
+        return wanted == .bf16 && Engine.bf16AttentionAvailable && headDim % 16 == 0 && headDim <= 256 ? .bf16 : .f32
+    }
+
     init(dim: Int, heads: Int, headDim: Int, bias: Bool) {
         self.heads = heads
         self.headDim = headDim
@@ -172,6 +193,7 @@ final class CogVideoXAttention: Module {
             throw ModuleError.shapeMismatch("RoPE table", expected: [n - textLength, headDim], found: rotary.cos.shape)
         }
         let group = max(1, min(heads, headsPerGroup ?? (1 << 22) / max(1, b * n * headDim)))
+        let precision = attentionPrecision
         var joined = Tensor(zeros: [b, n, width])
         var h0 = 0
         while h0 < heads {
@@ -187,7 +209,7 @@ final class CogVideoXAttention: Module {
                 return Ops.permute(x.reshaped([b, n, g, headDim]), [0, 2, 1, 3])
             }
             let q = try project(toQ, normQ), k = try project(toK, normK), v = try project(toV, nil)
-            let o = try Ops.attention(q: q, k: k, v: v, scale: 1 / Float(headDim).squareRoot())   // [B, g, S, hd]
+            let o = try Ops.attention(q: q, k: k, v: v, scale: 1 / Float(headDim).squareRoot(), precision: precision)   // [B, g, S, hd]
             let hd = headDim, base = h0 * headDim
             joined.data.withUnsafeMutableBufferPointer { jp in
                 o.data.withUnsafeBufferPointer { op in
@@ -387,6 +409,10 @@ public final class CogVideoXTransformer3D: Module {
     @ModuleInfo(key: "norm_out") var normOut: AdaLayerNorm
     @ModuleInfo(key: "proj_out") var projOut: Linear
     public let config: CogVideoXTransformerConfig
+
+    /// The precision the attention layers run in with the bound weights and the current `Engine.attentionPrecision`
+    /// (`.bf16` by default only for Q8_0/Q4_0 weights; see `AttentionPrecision`).
+    public var attentionPrecision: AttentionPrecision { blocks.first?.attn1.attentionPrecision ?? .f32 }
 
     public init(config c: CogVideoXTransformerConfig) {
         config = c

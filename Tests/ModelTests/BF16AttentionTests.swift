@@ -1,0 +1,81 @@
+// The bf16 attention path (AVX-512 BF16 products, fp32 softmax statistics): parity with the fp32 kernel, the
+// fallbacks, and the CogVideoX transformer's accuracy with it on quantized weights.
+import GGUFLike
+import SafeTensors
+import Testing
+@testable import Model
+
+private struct Rand {
+    var g: UInt64
+    mutating func next() -> Float { g = g &* 6364136223846793005 &+ 1442695040888963407; return Float(g >> 40) / Float(1 << 24) - 0.5 }
+    mutating func tensor(_ shape: [Int], scale: Float = 2) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in next() * scale })
+    }
+}
+
+/// Head sizes 16 (the tiny fixtures), 64 (every CogVideoX), 80 and 128 (more than one 64-wide output block); query
+/// counts off the 6-row and 96-row tiles; key counts off the 64-key packing, odd (a half-filled last key pair) and
+/// beyond one 256-key tile. Q, K and V round to bf16 (relative error 2⁻⁹) and so do the probabilities, so with
+/// scores of order 1 (CogVideoX's normalized q, k and scale 1/8) the output may differ from fp32 by ~1e-3 of its
+/// range: held to max |bf16 − f32| ≤ 1e-2 · max |f32| and cosine ≥ 0.9999. Scale 4 gives scores up to ~±30 (a
+/// near-one-hot softmax that needs the running-max rescaling): a score's rounding error then moves its weight by
+/// several percent, held to 1e-1 and cosine ≥ 0.999. Without AVX-512 BF16 `.bf16` must give the fp32 result exactly.
+@Test(arguments: [(1, 1, 16, Float(1), Float(1e-2)), (97, 1000, 64, 0.125, 1e-2), (193, 257, 80, 4, 1e-1),
+                  (6, 63, 128, 0.5, 1e-2), (13, 301, 16, 1, 1e-2), (200, 640, 64, 0.125, 1e-2)])
+func bf16AttentionStaysCloseToFP32(_ sq: Int, _ sk: Int, _ d: Int, _ scale: Float, _ tolerance: Float) throws {
+    var r = Rand(g: UInt64(sq * 31 + sk * 7 + d))
+    let q = r.tensor([2, 2, sq, d]), k = r.tensor([2, 2, sk, d]), v = r.tensor([2, 2, sk, d])
+    let f32 = try Ops.attention(q: q, k: k, v: v, scale: scale)
+    let bf16 = try Ops.attention(q: q, k: k, v: v, scale: scale, precision: .bf16)
+    #expect(bf16.shape == f32.shape)
+    if Engine.bf16AttentionAvailable {
+        let err = relativeMaxError(bf16.data, f32.data), c = cosine(bf16.data, f32.data)
+        #expect(err <= tolerance, "max |bf16 − f32| / max |f32| = \(err)")
+        #expect(c >= (tolerance > 1e-2 ? 0.999 : 0.9999), "cosine \(c)")
+        if sk > 1 { #expect(err > 0, "the bf16 path did not run") }
+    } else {
+        #expect(bf16.data == f32.data)
+    }
+}
+
+/// A score bias (T5) and head sizes that are not a multiple of 16 are outside the bf16 kernel: `.bf16` must give the
+/// fp32 result bit for bit there.
+@Test func bf16AttentionFallsBackToFP32WithABiasOrAnOddHeadSize() throws {
+    var r = Rand(g: 5)
+    let q = r.tensor([1, 2, 20, 64]), k = r.tensor([1, 2, 30, 64]), v = r.tensor([1, 2, 30, 64])
+    let bias = r.tensor([1, 2, 20, 30])
+    #expect(try Ops.attention(q: q, k: k, v: v, scale: 0.125, bias: bias, precision: .bf16).data
+            == Ops.attention(q: q, k: k, v: v, scale: 0.125, bias: bias).data)
+    let q2 = r.tensor([1, 2, 20, 24]), k2 = r.tensor([1, 2, 30, 24]), v2 = r.tensor([1, 2, 30, 24])
+    #expect(try Ops.attention(q: q2, k: k2, v: v2, scale: 0.2, precision: .bf16).data
+            == Ops.attention(q: q2, k: k2, v: v2, scale: 0.2).data)
+}
+
+/// By default (no `COGVIDEO_ATTENTION`) the transformer attends in bf16 only on Q8_0/Q4_0 weights, where the CPU
+/// allows it; F32/F16 weights keep fp32 attention (their diffusers parity tests rely on it).
+@Test func transformerPicksBF16AttentionOnlyForQuantizedWeights() throws {
+    let bf16IfAvailable: AttentionPrecision = Engine.bf16AttentionAvailable ? .bf16 : .f32
+    let forced = Engine.attentionPrecision.map { $0 == .bf16 ? bf16IfAvailable : .f32 }
+    for (type, expected) in [(GGMLType?.none, AttentionPrecision.f32), (.f16, .f32), (.q8_0, bf16IfAvailable), (.q4_0, bf16IfAvailable)] {
+        let model = try loadTransformer("cogvideox-2b", type)
+        #expect(model.attentionPrecision == (forced ?? expected), "\(type?.name ?? "f32")")
+    }
+}
+
+/// Every fixture case on Q8_0 weights with bf16 attention forced stays within the Q8_0 goal: cosine ≥ 0.999 to the
+/// fp32 diffusers output; and bf16 attention on F32 weights stays ≥ 0.9999 (the attention alone costs that little).
+@Test(arguments: [(GGMLType?.some(.q8_0), 0.999), (nil, 0.9999)])
+func transformerWithBF16AttentionStaysClose(_ type: GGMLType?, _ minimum: Double) throws {
+    for variant in ["cogvideox-2b", "cogvideox-5b", "cogvideox-5b-i2v", "cogvideox1.5-5b", "cogvideox1.5-5b-i2v"] {
+        for name in ["native", variant == "cogvideox-5b-i2v" ? "frames" : "other"] {
+            let ref = try SafeTensorsFile(path: "\(fixturesPath)/transformer/\(variant)/\(name).safetensors")
+            let model = try loadTransformer(variant, type)
+            for block in model.blocks { block.attn1.precisionOverride = .bf16 }
+            #expect(model.attentionPrecision == (Engine.bf16AttentionAvailable ? .bf16 : .f32))
+            let out = try runTransformerFixture(model, ref)
+            let c = cosine(out.data, try ref.floats("output"))
+            print("transformer \(variant)/\(name) \(type?.name ?? "f32") + bf16 attention: cosine to fp32 diffusers \(c)")
+            #expect(c >= minimum, "\(variant)/\(name) \(type?.name ?? "f32") + bf16 attention: cosine \(c)")
+        }
+    }
+}
