@@ -47,6 +47,16 @@ struct Generate: ParsableCommand {
         if image != nil && video != nil { throw ValidationError("--image and --video cannot be combined") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         do { _ = try VideoWriter.format(for: output) } catch { throw ValidationError("\(error)") }
+        // Checked before minutes of denoising, not after: the folder that will hold the output must be writable.
+        var trimmed = output
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        let parent = (trimmed as NSString).deletingLastPathComponent
+        let dir = parent.isEmpty ? "." : parent
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw ValidationError("cannot write \(output): folder \(dir) does not exist")
+        }
+        guard access(dir, W_OK) == 0 else { throw ValidationError("cannot write \(output): folder \(dir) is not writable") }
         if output.hasSuffix(".mp4") && VideoWriter.ffmpegPath() == nil {
             throw ValidationError("writing .mp4 needs ffmpeg, which is not installed; use .gif, .png or a folder")
         }

@@ -36,4 +36,10 @@ import Testing
     #expect(size.status == 2)
     #expect(try runCLI(["generate", "--model", "fixtures/tiny/cogvideox-2b", "--prompt", "x", "-o", "/tmp/never.avi"]).status == 2)
     #expect(!FileManager.default.fileExists(atPath: "/tmp/never.gif"))
+    // An output folder that does not exist is refused before any work, not after the denoising loop.
+    let missing = try runCLI(["generate", "--model", "fixtures/tiny/cogvideox-2b", "--prompt", "x",
+                              "-o", "/tmp/cogvideo-no-such-folder-\(getpid())/out.gif"])
+    #expect(missing.status == 2)
+    #expect(missing.stderr.contains("does not exist"))
+    #expect(!missing.stderr.contains("encoding prompt"))
 }
