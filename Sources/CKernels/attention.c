@@ -285,15 +285,15 @@ AVX512BF16 static inline __m512 exp2_nonpositive(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-/// O[r, c0 .. c0+16·NB) = O[r, ..]·corr[r] + Σ_j P[r, j] · V[j, c0 ..] for MR rows over np key pairs (MR ≤ 6 and
-/// NB ≤ 4 are compile-time constants at each call, so the accumulators stay in registers).
-AVX512BF16 static inline __attribute__((always_inline)) void pv_block_bf16(int MR, int NB, int d, int c0, const uint32_t *p,
-                                                                           const uint16_t *vp, int np,
+/// O[r, c0 .. c0+16·NB) = O[r, ..]·corr[r] + Σ_j P[r, j] · V[j, c0 ..] for MR rows (row stride ldo) over np key
+/// pairs (MR ≤ 6 and NB ≤ 4 are compile-time constants at each call, so the accumulators stay in registers).
+AVX512BF16 static inline __attribute__((always_inline)) void pv_block_bf16(int MR, int NB, int d, int ldo, int c0,
+                                                                           const uint32_t *p, const uint16_t *vp, int np,
                                                                            const float *corr, float *o) {
     __m512 acc[6][4];
     for (int r = 0; r < MR; r++) {
         __m512 cr = _mm512_set1_ps(corr[r]);
-        for (int b = 0; b < NB; b++) acc[r][b] = _mm512_mul_ps(cr, _mm512_loadu_ps(o + (size_t)r * d + c0 + 16 * b));
+        for (int b = 0; b < NB; b++) acc[r][b] = _mm512_mul_ps(cr, _mm512_loadu_ps(o + (size_t)r * ldo + c0 + 16 * b));
     }
     const uint32_t *vg = (const uint32_t *)vp + c0;
     for (int j2 = 0; j2 < np; j2++) {
@@ -304,21 +304,21 @@ AVX512BF16 static inline __attribute__((always_inline)) void pv_block_bf16(int M
             for (int b = 0; b < NB; b++) acc[r][b] = _mm512_dpbf16_ps(acc[r][b], pv, vv[b]);
         }
     }
-    for (int r = 0; r < MR; r++) for (int b = 0; b < NB; b++) _mm512_storeu_ps(o + (size_t)r * d + c0 + 16 * b, acc[r][b]);
+    for (int r = 0; r < MR; r++) for (int b = 0; b < NB; b++) _mm512_storeu_ps(o + (size_t)r * ldo + c0 + 16 * b, acc[r][b]);
 }
 
-AVX512BF16 static void attention_rows_bf16(int nq, int sk, int d, const float *q, const uint16_t *kp, const uint16_t *vp,
-                                           float scale, float *out, float *s, uint16_t *pb, uint16_t *qb, float *m,
-                                           float *l, float *corr, __m512 *mx) {
+AVX512BF16 static void attention_rows_bf16(int nq, int sk, int d, const float *q, int ldq, const uint16_t *kp,
+                                           const uint16_t *vp, float scale, float *out, int ldo, float *s, uint16_t *pb,
+                                           uint16_t *qb, float *m, float *l, float *corr, __m512 *mx) {
     const int d2 = d / 2;
     // Q·scale·log2(e) in bf16 pairs: the scores come out in base-2 units, so the softmax uses 2^x.
     const __m512 qs = _mm512_set1_ps(scale * 1.44269504088896341f);
     for (int i = 0; i < nq; i++) {
         for (int c = 0; c < d; c += 16)
-            _mm256_storeu_si256((__m256i *)(qb + (size_t)i * d + c), to_bf16(_mm512_mul_ps(_mm512_loadu_ps(q + (size_t)i * d + c), qs)));
+            _mm256_storeu_si256((__m256i *)(qb + (size_t)i * d + c), to_bf16(_mm512_mul_ps(_mm512_loadu_ps(q + (size_t)i * ldq + c), qs)));
         m[i] = -INFINITY; l[i] = 0;
     }
-    memset(out, 0, sizeof(float) * (size_t)nq * d);
+    for (int i = 0; i < nq; i++) memset(out + (size_t)i * ldo, 0, sizeof(float) * d);
     const uint32_t *qw = (const uint32_t *)qb, *pw = (const uint32_t *)pb;
     for (int k0 = 0; k0 < sk; k0 += TK) {
         int nk = sk - k0 < TK ? sk - k0 : TK;
@@ -355,12 +355,12 @@ AVX512BF16 static void attention_rows_bf16(int nq, int sk, int d, const float *q
             for (int c0 = 0; c0 < d; c0 += 64) {
                 const uint32_t *pr = pw + (size_t)i0 * (TK / 2);
                 const uint16_t *vr = vp + (size_t)k0 * d;
-                float *o = out + (size_t)i0 * d;
+                float *o = out + (size_t)i0 * ldo;
                 switch (d - c0 >= 64 ? 4 : (d - c0) / 16) {
-                    case 4: DISPATCH_MR(mr, pv_block_bf16(MRC, 4, d, c0, pr, vr, np, corr + i0, o)) break;
-                    case 3: DISPATCH_MR(mr, pv_block_bf16(MRC, 3, d, c0, pr, vr, np, corr + i0, o)) break;
-                    case 2: DISPATCH_MR(mr, pv_block_bf16(MRC, 2, d, c0, pr, vr, np, corr + i0, o)) break;
-                    default: DISPATCH_MR(mr, pv_block_bf16(MRC, 1, d, c0, pr, vr, np, corr + i0, o)) break;
+                    case 4: DISPATCH_MR(mr, pv_block_bf16(MRC, 4, d, ldo, c0, pr, vr, np, corr + i0, o)) break;
+                    case 3: DISPATCH_MR(mr, pv_block_bf16(MRC, 3, d, ldo, c0, pr, vr, np, corr + i0, o)) break;
+                    case 2: DISPATCH_MR(mr, pv_block_bf16(MRC, 2, d, ldo, c0, pr, vr, np, corr + i0, o)) break;
+                    default: DISPATCH_MR(mr, pv_block_bf16(MRC, 1, d, ldo, c0, pr, vr, np, corr + i0, o)) break;
                 }
             }
         }
@@ -368,7 +368,7 @@ AVX512BF16 static void attention_rows_bf16(int nq, int sk, int d, const float *q
     for (int i = 0; i < nq; i++) {
         __m512 inv = _mm512_set1_ps(1 / l[i]);
         for (int c = 0; c < d; c += 16) {
-            float *o = out + (size_t)i * d + c;
+            float *o = out + (size_t)i * ldo + c;
             _mm512_storeu_ps(o, _mm512_mul_ps(inv, _mm512_loadu_ps(o)));
         }
     }
@@ -386,11 +386,11 @@ int ck_attention_pack_kv_bf16(int sk, int d, const float *k, int ldk, const floa
 #endif
 }
 
-int ck_attention_rows_bf16(int nq, int sk, int d, const float *q, const uint16_t *kp, const uint16_t *vp, float scale,
-                           float *out) {
+int ck_attention_rows_bf16(int nq, int sk, int d, const float *q, int ldq, const uint16_t *kp, const uint16_t *vp,
+                           float scale, float *out, int ldo) {
     if (!ck_attention_bf16_available() || d <= 0 || d % 16 != 0 || d > 256) return -1;
     if (nq <= 0) return 0;
-    if (sk <= 0) { memset(out, 0, sizeof(float) * (size_t)nq * d); return 0; }
+    if (sk <= 0) { for (int i = 0; i < nq; i++) memset(out + (size_t)i * ldo, 0, sizeof(float) * d); return 0; }
 #if defined(__x86_64__)
     // Per-row max vectors, S tile (fp32), P tile (bf16), Q (bf16), per-row m, l, corr.
     size_t bytes = 64 * (size_t)nq + sizeof(float) * (size_t)nq * TK + sizeof(uint16_t) * (size_t)nq * TK
@@ -402,11 +402,11 @@ int ck_attention_rows_bf16(int nq, int sk, int d, const float *q, const uint16_t
     uint16_t *pb = (uint16_t *)(s + (size_t)nq * TK);
     uint16_t *qb = pb + (size_t)nq * TK;
     float *m = (float *)(qb + (size_t)nq * d), *l = m + nq, *corr = l + nq;
-    attention_rows_bf16(nq, sk, d, q, kp, vp, scale, out, s, pb, qb, m, l, corr, mx);
+    attention_rows_bf16(nq, sk, d, q, ldq, kp, vp, scale, out, ldo, s, pb, qb, m, l, corr, mx);
     free(work);
     return 0;
 #else
-    (void)q; (void)kp; (void)vp; (void)scale;
+    (void)q; (void)ldq; (void)kp; (void)vp; (void)scale; (void)ldo;
     return -1;
 #endif
 }

@@ -79,3 +79,27 @@ func transformerWithBF16AttentionStaysClose(_ type: GGMLType?, _ minimum: Double
         }
     }
 }
+
+/// The token-major entry the transformer uses (heads as column blocks of the projections, output written into a
+/// column range of a wider tensor) computes exactly what the head-major `Ops.attention(precision: .bf16)` does, and
+/// leaves the other columns of the output alone.
+@Test func bf16AttentionOnColumnBlocksMatchesTheHeadMajorPath() throws {
+    var r = Rand(g: 11)
+    let (b, sq, sk, g, d) = (2, 101, 333, 3, 16)
+    let q = r.tensor([b, sq, g * d]), k = r.tensor([b, sk, g * d]), v = r.tensor([b, sk, g * d])
+    var out = Tensor(repeating: 7, shape: [b, sq, 5 * d])
+    let ran = try Ops.attentionColumnsBF16(q: q, k: k, v: v, heads: g, headDim: d, scale: 0.25, into: &out, column: d)
+    #expect(ran == Engine.bf16AttentionAvailable)
+    guard ran else { return }
+    func headMajor(_ x: Tensor) -> Tensor { Ops.permute(x.reshaped([b, x.shape[1], g, d]), [0, 2, 1, 3]) }
+    let ref = try Ops.attention(q: headMajor(q), k: headMajor(k), v: headMajor(v), scale: 0.25, precision: .bf16)
+    var mismatches = 0, touched = 0
+    for bi in 0..<b { for t in 0..<sq { for c in 0..<(5 * d) {
+        let o = out.data[(bi * sq + t) * 5 * d + c]
+        if c < d || c >= (g + 1) * d { if o != 7 { touched += 1 }; continue }
+        let hi = (c - d) / d, j = (c - d) % d
+        if o != ref.data[((bi * g + hi) * sq + t) * d + j] { mismatches += 1 }
+    } } }
+    #expect(mismatches == 0)
+    #expect(touched == 0)
+}

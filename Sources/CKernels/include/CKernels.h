@@ -44,10 +44,11 @@ int ck_attention_bf16_padded_keys(int sk);
 int ck_attention_pack_kv_bf16(int sk, int d, const float *k, int ldk, const float *v, int ldv, uint16_t *kp, uint16_t *vp);
 /// Attention for one head and `nq` query rows like ck_attention_rows (no bias), with the two products in bf16
 /// inputs and fp32 accumulation (AVX-512 BF16): Q·scale is rounded to bf16, the scores, the online-softmax max and
-/// sum and the output are fp32, the probabilities are rounded to bf16 for P·V. kp, vp from ck_attention_pack_kv_bf16.
-/// Returns 0, -1 without AVX-512 BF16 or for an unsupported d, -2 when out of memory.
-int ck_attention_rows_bf16(int nq, int sk, int d, const float *q, const uint16_t *kp, const uint16_t *vp, float scale,
-                           float *out);
+/// sum and the output are fp32, the probabilities are rounded to bf16 for P·V. q rows [nq×d] with row stride ldq,
+/// out rows [nq×d] with row stride ldo (so a head can be a column block of token-major tensors); kp, vp from
+/// ck_attention_pack_kv_bf16. Returns 0, -1 without AVX-512 BF16 or for an unsupported d, -2 when out of memory.
+int ck_attention_rows_bf16(int nq, int sk, int d, const float *q, int ldq, const uint16_t *kp, const uint16_t *vp,
+                           float scale, float *out, int ldo);
 
 /// In place x ← x·sigmoid(x) over n values (single-threaded).
 void ck_silu(float *x, size_t n);

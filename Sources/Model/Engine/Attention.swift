@@ -95,47 +95,95 @@ extension Ops {
         return out
     }
 
-    /// The bf16 path of `attention`: K and V of every head packed to bf16 (`ck_attention_pack_kv_bf16`), then one
-    /// task per head and tile of 96 queries.
+    /// The bf16 path of `attention` on head-major `[B, H, S, D]` tensors.
     private static func attentionBF16(q: Tensor, k: Tensor, v: Tensor, scale: Float, out: inout Tensor) throws {
         let (b, h, sq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let sk = k.shape[2]
+        try q.data.withUnsafeBufferPointer { qp in
+            try k.data.withUnsafeBufferPointer { kp in
+                try v.data.withUnsafeBufferPointer { vp in
+                    try out.data.withUnsafeMutableBufferPointer { op in
+                        try attentionBF16(batch: b, heads: h, sq: sq, sk: sk, d: d, scale: scale,
+                                          q: qp.baseAddress!, StridedHeads(batch: h * sq * d, head: sq * d, row: d),
+                                          k: kp.baseAddress!, v: vp.baseAddress!, StridedHeads(batch: h * sk * d, head: sk * d, row: d),
+                                          out: op.baseAddress!, StridedHeads(batch: h * sq * d, head: sq * d, row: d))
+                    }
+                }
+            }
+        }
+    }
+
+    /// bf16 attention (`AttentionPrecision.bf16`) of `heads` heads of size `headDim` stored as column blocks of
+    /// token-major tensors, the layout the projections produce: q `[B, Sq, heads·headDim]`, k and v
+    /// `[B, Sk, heads·headDim]` (head i in columns i·headDim ..< (i+1)·headDim); head i's output goes to columns
+    /// `column + i·headDim ..<` of out `[B, Sq, W]`, other columns untouched. No [B, S, H, D] ↔ [B, H, S, D]
+    /// permutes and no separate output tensor. Returns false (nothing written) where the bf16 kernel does not apply
+    /// (no AVX-512 BF16, head size not a multiple of 16 or above 256): the caller runs the fp32 path then.
+    static func attentionColumnsBF16(q: Tensor, k: Tensor, v: Tensor, heads: Int, headDim d: Int, scale: Float,
+                                     into out: inout Tensor, column: Int) throws -> Bool {
+        guard Engine.bf16AttentionAvailable, d % 16 == 0, d <= 256, heads > 0 else { return false }
+        let (b, sq, w) = (q.shape[0], q.shape[1], heads * d), sk = k.shape[1]
+        guard q.rank == 3, q.shape[2] == w, k.rank == 3, k.shape == v.shape, k.shape[0] == b, k.shape[2] == w,
+              out.rank == 3, out.shape[0] == b, out.shape[1] == sq, column >= 0, column + w <= out.shape[2] else {
+            throw ModuleError.shapeMismatch("attention q/k/v columns", expected: [b, sq, w], found: k.shape)
+        }
+        if sq == 0 { return true }
+        guard sk > 0 else { return false }
+        let ldo = out.shape[2]
+        try q.data.withUnsafeBufferPointer { qp in
+            try k.data.withUnsafeBufferPointer { kp in
+                try v.data.withUnsafeBufferPointer { vp in
+                    try out.data.withUnsafeMutableBufferPointer { op in
+                        try attentionBF16(batch: b, heads: heads, sq: sq, sk: sk, d: d, scale: scale,
+                                          q: qp.baseAddress!, StridedHeads(batch: sq * w, head: d, row: w),
+                                          k: kp.baseAddress!, v: vp.baseAddress!, StridedHeads(batch: sk * w, head: d, row: w),
+                                          out: op.baseAddress! + column, StridedHeads(batch: sq * ldo, head: d, row: ldo))
+                    }
+                }
+            }
+        }
+        return true
+    }
+
+    /// Where head (bi, hi) of a tensor starts (bi·batch + hi·head) and the distance between its rows.
+    private struct StridedHeads { let batch: Int, head: Int, row: Int }
+
+    /// K and V of every head packed to bf16 (`ck_attention_pack_kv_bf16`, one task per head), then one task per
+    /// head and tile of 96 queries (`ck_attention_rows_bf16`).
+    private static func attentionBF16(batch b: Int, heads h: Int, sq: Int, sk: Int, d: Int, scale: Float,
+                                      q: UnsafePointer<Float>, _ ql: StridedHeads,
+                                      k: UnsafePointer<Float>, v: UnsafePointer<Float>, _ kvl: StridedHeads,
+                                      out: UnsafeMutablePointer<Float>, _ ol: StridedHeads) throws {
         let skp = Int(ck_attention_bf16_padded_keys(Int32(sk)))
         var kp = [UInt16](repeating: 0, count: b * h * skp * d), vp = [UInt16](repeating: 0, count: b * h * skp * d)
-        k.data.withUnsafeBufferPointer { kb in
-            v.data.withUnsafeBufferPointer { vb in
-                kp.withUnsafeMutableBufferPointer { kpp in
-                    vp.withUnsafeMutableBufferPointer { vpp in
-                        nonisolated(unsafe) let K = kb.baseAddress!, V = vb.baseAddress!, KP = kpp.baseAddress!,
-                                                VP = vpp.baseAddress!
-                        Engine.parallelFor(b * h) { bh in
-                            _ = ck_attention_pack_kv_bf16(Int32(sk), Int32(d), K + bh * sk * d, Int32(d), V + bh * sk * d,
-                                                          Int32(d), KP + bh * skp * d, VP + bh * skp * d)
-                        }
-                    }
+        nonisolated(unsafe) let K = k, V = v, Q = q, O = out
+        kp.withUnsafeMutableBufferPointer { kpp in
+            vp.withUnsafeMutableBufferPointer { vpp in
+                nonisolated(unsafe) let KP = kpp.baseAddress!, VP = vpp.baseAddress!
+                Engine.parallelFor(b * h) { bh in
+                    let off = (bh / h) * kvl.batch + (bh % h) * kvl.head
+                    _ = ck_attention_pack_kv_bf16(Int32(sk), Int32(d), K + off, Int32(kvl.row), V + off, Int32(kvl.row),
+                                                  KP + bh * skp * d, VP + bh * skp * d)
                 }
             }
         }
         let tq = 96
         let qTiles = (sq + tq - 1) / tq
         var failedTasks = 0
-        q.data.withUnsafeBufferPointer { qp in
-            kp.withUnsafeBufferPointer { kpp in
-                vp.withUnsafeBufferPointer { vpp in
-                    out.data.withUnsafeMutableBufferPointer { op in
-                        nonisolated(unsafe) let Q = qp.baseAddress!, KP = kpp.baseAddress!, VP = vpp.baseAddress!,
-                                                O = op.baseAddress!
-                        nonisolated(unsafe) var failed = 0
-                        let lock = NSLock()
-                        Engine.parallelFor(b * h * qTiles) { task in
-                            let bh = task / qTiles, q0 = (task % qTiles) * tq, nq = min(tq, sq - q0)
-                            let rc = ck_attention_rows_bf16(Int32(nq), Int32(sk), Int32(d), Q + (bh * sq + q0) * d,
-                                                            KP + bh * skp * d, VP + bh * skp * d, scale, O + (bh * sq + q0) * d)
-                            if rc != 0 { lock.lock(); failed += 1; lock.unlock() }
-                        }
-                        failedTasks = failed
-                    }
+        kp.withUnsafeBufferPointer { kpp in
+            vp.withUnsafeBufferPointer { vpp in
+                nonisolated(unsafe) let KP = kpp.baseAddress!, VP = vpp.baseAddress!
+                nonisolated(unsafe) var failed = 0
+                let lock = NSLock()
+                Engine.parallelFor(b * h * qTiles) { task in
+                    let bh = task / qTiles, q0 = (task % qTiles) * tq, nq = min(tq, sq - q0)
+                    let (bi, hi) = (bh / h, bh % h)
+                    let rc = ck_attention_rows_bf16(Int32(nq), Int32(sk), Int32(d), Q + bi * ql.batch + hi * ql.head + q0 * ql.row,
+                                                    Int32(ql.row), KP + bh * skp * d, VP + bh * skp * d, scale,
+                                                    O + bi * ol.batch + hi * ol.head + q0 * ol.row, Int32(ol.row))
+                    if rc != 0 { lock.lock(); failed += 1; lock.unlock() }
                 }
+                failedTasks = failed
             }
         }
         if failedTasks > 0 { throw ModuleError.invalidInput("attention: out of memory for a \(tq)×256 score tile") }

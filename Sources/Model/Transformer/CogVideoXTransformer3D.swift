@@ -94,31 +94,46 @@ final class CogVideoXLayerNormZero: Module {
 
     /// The joint sequence `[B, T + N, D]` (text first, as diffusers concatenates it): the text `e` `[B, T, D]` and
     /// video `h` `[B, N, D]` normalized together and each modulated with its own shift and scale, built in one
-    /// buffer (no separate normalized copies of the two streams). Also returns the gates (video, text) `[B·D]`.
+    /// parallel pass that reads each source row once and writes its normalized, modulated row (the same arithmetic
+    /// as `LayerNorm.applyInPlace` then the modulation; no cleared buffer, no separate copy). Also returns the gates
+    /// (video, text) `[B·D]`.
     func joint(_ h: Tensor, _ e: Tensor, siluEmb: Tensor) throws -> (Tensor, [Float], [Float]) {
         let d = norm.dim, b = h.shape[0], n = h.shape[1], t = e.shape[1], s = t + n
         let m = try linear(siluEmb).data   // [B, 6D]: shift, scale, gate, enc_shift, enc_scale, enc_gate
-        var joint = Tensor(zeros: [b, s, d])
+        let w = try norm.weight?.floats("weight"), nb = try norm.bias?.floats("bias")
+        let eps = Double(norm.eps)
+        var joint = Tensor.uninitialized([b, s, d])
         joint.data.withUnsafeMutableBufferPointer { p in
             e.data.withUnsafeBufferPointer { ep in
                 h.data.withUnsafeBufferPointer { hp in
-                    for bi in 0..<b {
-                        (p.baseAddress! + bi * s * d).update(from: ep.baseAddress! + bi * t * d, count: t * d)
-                        (p.baseAddress! + (bi * s + t) * d).update(from: hp.baseAddress! + bi * n * d, count: n * d)
-                    }
-                }
-            }
-        }
-        try norm.applyInPlace(&joint.data)
-        joint.data.withUnsafeMutableBufferPointer { p in
-            m.withUnsafeBufferPointer { mp in
-                nonisolated(unsafe) let base = p.baseAddress!, mb = mp.baseAddress!
-                Engine.parallelRanges(b * s, minimumChunk: 64) { r in
-                    for row in r {
-                        let bi = row / s, isText = row % s < t
-                        let shift = mb + (bi * 6 + (isText ? 3 : 0)) * d, scale = mb + (bi * 6 + (isText ? 4 : 1)) * d
-                        let x = base + row * d
-                        for j in 0..<d { x[j] = x[j] * (1 + scale[j]) + shift[j] }
+                    m.withUnsafeBufferPointer { mp in
+                        (w ?? []).withUnsafeBufferPointer { wp in
+                            (nb ?? []).withUnsafeBufferPointer { bp in
+                                nonisolated(unsafe) let base = p.baseAddress!, mb = mp.baseAddress!, E = ep.baseAddress!,
+                                                        H = hp.baseAddress!
+                                nonisolated(unsafe) let W = w == nil ? nil : wp.baseAddress, B = nb == nil ? nil : bp.baseAddress
+                                Engine.parallelRanges(b * s, minimumChunk: 64) { r in
+                                    for row in r {
+                                        let bi = row / s, ti = row % s, isText = ti < t
+                                        let src = isText ? E + (bi * t + ti) * d : H + (bi * n + ti - t) * d
+                                        let shift = mb + (bi * 6 + (isText ? 3 : 0)) * d, scale = mb + (bi * 6 + (isText ? 4 : 1)) * d
+                                        var mean = 0.0
+                                        for i in 0..<d { mean += Double(src[i]) }
+                                        mean /= Double(d)
+                                        var v = 0.0
+                                        for i in 0..<d { let c = Double(src[i]) - mean; v += c * c }
+                                        let mf = Float(mean), invf = Float(1 / (v / Double(d) + eps).squareRoot())
+                                        let x = base + row * d
+                                        for i in 0..<d {
+                                            var y = (src[i] - mf) * invf
+                                            if let W { y *= W[i] }
+                                            if let B { y += B[i] }
+                                            x[i] = y * (1 + scale[i]) + shift[i]
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -182,35 +197,47 @@ final class CogVideoXAttention: Module {
 
     /// The attention output of every head before `to_out`, heads concatenated: s `[B, S, D]` → `[B, S, H·hd]`.
     ///
-    /// Heads are processed a few at a time: q, k and v of one group (≈ 16 MB each at any sequence length) are
-    /// projected with zero-copy row views of `to_q`/`to_k`/`to_v`, normalized, rotated and attended, and the group's
-    /// output is written into its columns. So the full-width q, k, v never exist at once (at 17,776 tokens each
-    /// would be 136 MB per batch element), and no [B, S, H, hd] ↔ [B, H, S, hd] permutes of them are made.
+    /// Heads are processed a few at a time: q, k and v of one group (≈ 16 MB each at any sequence length, 32 MB with
+    /// bf16 attention) are projected with zero-copy row views of `to_q`/`to_k`/`to_v`, normalized, rotated and
+    /// attended, and the group's output is written into its columns (bf16 attention reads the token-major
+    /// projections and writes those columns directly). So the full-width q, k, v never exist at once (at 17,776
+    /// tokens each would be 136 MB per batch element).
     func headOutputs(_ s: Tensor, textLength: Int, rotary: RotaryTables?) throws -> Tensor {
         let (b, n) = (s.shape[0], s.shape[1])
         let width = heads * headDim
         if let rotary, rotary.cos.shape != [n - textLength, headDim] {
             throw ModuleError.shapeMismatch("RoPE table", expected: [n - textLength, headDim], found: rotary.cos.shape)
         }
-        let group = max(1, min(heads, headsPerGroup ?? (1 << 22) / max(1, b * n * headDim)))
         let precision = attentionPrecision
-        var joined = Tensor(zeros: [b, n, width])
+        // bf16 keeps no head-major copies, no transposed K and no separate output per group, so its groups may be
+        // twice as wide for the same memory (fewer, wider projections: each re-quantizes s for the int8 GEMM).
+        let groupBytes = precision == .bf16 ? 1 << 23 : 1 << 22
+        let group = max(1, min(heads, headsPerGroup ?? groupBytes / max(1, b * n * headDim)))
+        var joined = Tensor.uninitialized([b, n, width])   // every head group writes its columns
         var h0 = 0
         while h0 < heads {
             let g = min(group, heads - h0)
             let rows = (h0 * headDim)..<((h0 + g) * headDim)
-            // [B, S, g·hd] → norm over hd → RoPE on video tokens → [B, g, S, hd].
+            // [B, S, g·hd] → norm over hd → RoPE on video tokens.
             func project(_ linear: Linear, _ norm: LayerNorm?) throws -> Tensor {
                 var x = try CogVideoXAttention.rowView(linear, rows)(s)
                 if let norm {
                     try norm.applyInPlace(&x.data)
                     if let rotary { CogVideoXAttention.applyRotaryTokenMajor(&x, rotary, heads: g, from: textLength) }
                 }
-                return Ops.permute(x.reshaped([b, n, g, headDim]), [0, 2, 1, 3])
+                return x
             }
             let q = try project(toQ, normQ), k = try project(toK, normK), v = try project(toV, nil)
-            let o = try Ops.attention(q: q, k: k, v: v, scale: 1 / Float(headDim).squareRoot(), precision: precision)   // [B, g, S, hd]
-            let hd = headDim, base = h0 * headDim
+            let scale = 1 / Float(headDim).squareRoot(), base = h0 * headDim
+            // bf16: straight from the token-major projections into the group's columns of `joined`.
+            if precision == .bf16,
+               try Ops.attentionColumnsBF16(q: q, k: k, v: v, heads: g, headDim: headDim, scale: scale, into: &joined, column: base) {
+                h0 += g
+                continue
+            }
+            func headMajor(_ x: Tensor) -> Tensor { Ops.permute(x.reshaped([b, n, g, headDim]), [0, 2, 1, 3]) }
+            let o = try Ops.attention(q: headMajor(q), k: headMajor(k), v: headMajor(v), scale: scale)   // [B, g, S, hd]
+            let hd = headDim
             joined.data.withUnsafeMutableBufferPointer { jp in
                 o.data.withUnsafeBufferPointer { op in
                     nonisolated(unsafe) let J = jp.baseAddress!, O = op.baseAddress!
@@ -304,7 +331,7 @@ final class FeedForward: Module {
         let d = x.shape.last!, rows = x.count / d
         let chunk = max(256, (1 << 22) / (4 * d))
         if rows <= chunk { return try (net[2] as! Linear)((net[0] as! GELUProjection)(x)) }
-        var out = Tensor(zeros: x.shape)
+        var out = Tensor.uninitialized(x.shape)   // every chunk writes its rows
         var r0 = 0
         while r0 < rows {
             let n = min(chunk, rows - r0)
