@@ -173,6 +173,176 @@ AVX512 static void attention_rows_avx512(int nq, int sk, int d, const float *q, 
 }
 #endif
 
+// ---- AVX-512 path on packed K with strided rows ------------------------------------------------------------
+//
+// K of one head packed as [skp/16][d][16] fp32 (keys padded with zeros to a multiple of 64): the 16 keys of a group
+// are one vector per channel, and the 4 groups a 64-key block reads are 4 sequential streams (the transposed Kᵀ
+// [d × sk] of ck_attention_rows is 64 rows a page or more apart). The scale, the bias and the row maximum are
+// applied as the Q·Kᵀ accumulators are stored, so the softmax makes a single pass over the score tile. Same
+// arithmetic, in the same order, as ck_attention_rows.
+
+#if defined(__x86_64__)
+AVX512 static void pack_k_f32(int sk, int d, const float *k, int ldk, float *kp) {
+    const int skp = ck_attention_bf16_padded_keys(sk);
+    for (int j0 = 0; j0 < skp; j0 += 16) {
+        float *dst = kp + (size_t)j0 * d;
+        int nj = sk - j0 < 16 ? (sk - j0 > 0 ? sk - j0 : 0) : 16;
+        for (int c = 0; c < d; c++) {
+            float *g = dst + (size_t)c * 16;
+            for (int jj = 0; jj < nj; jj++) g[jj] = k[(size_t)(j0 + jj) * ldk + c];
+            for (int jj = nj; jj < 16; jj++) g[jj] = 0;
+        }
+    }
+}
+
+/// S[r, 0 .. 64) = scale · Σ_c Q[r, c] · K[j, c] (+ bias[r, j]) for MR rows; kp points at the first of 4 groups of
+/// 16 keys. The first `ncol` scores of each row are folded into that row's 16-lane running maximum mx[r].
+AVX512 static inline __attribute__((always_inline)) void qk_block_packed(int MR, int d, const float *q, int ldq,
+                                                                         const float *kp, int ncol, float scale,
+                                                                         const float *bias, int ldb, float *s, __m512 *mx) {
+    __m512 acc[6][4];
+    for (int r = 0; r < MR; r++) for (int b = 0; b < 4; b++) acc[r][b] = _mm512_setzero_ps();
+    for (int c = 0; c < d; c++) {
+        __m512 kv[4];
+        for (int b = 0; b < 4; b++) kv[b] = _mm512_loadu_ps(kp + ((size_t)b * d + c) * 16);
+        for (int r = 0; r < MR; r++) {
+            __m512 qv = _mm512_set1_ps(q[(size_t)r * ldq + c]);
+            for (int b = 0; b < 4; b++) acc[r][b] = _mm512_fmadd_ps(qv, kv[b], acc[r][b]);
+        }
+    }
+    __mmask16 mk[4];
+    for (int b = 0; b < 4; b++) mk[b] = tail_mask(ncol - 16 * b > 0 ? ncol - 16 * b : 0);
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int r = 0; r < MR; r++) {
+        __m512 m = mx[r];
+        for (int b = 0; b < 4; b++) {
+            __m512 x = _mm512_mul_ps(acc[r][b], vs);
+            if (bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk[b], bias + (size_t)r * ldb + 16 * b));
+            _mm512_storeu_ps(s + (size_t)r * TK + 16 * b, x);
+            m = _mm512_mask_max_ps(m, mk[b], m, x);
+        }
+        mx[r] = m;
+    }
+}
+
+/// O[r, c0 .. c0+64) = O[r, ..]·corr[r] + Σ_j P[r, j] · V[j, c0 ..] for MR rows; V rows ldv apart, O rows ldo apart.
+AVX512 static inline __attribute__((always_inline)) void pv_block_strided(int MR, int d, int c0, const float *p,
+                                                                          const float *v, int ldv, int nk,
+                                                                          const float *corr, float *o, int ldo) {
+    __mmask16 mk[4];
+    for (int b = 0; b < 4; b++) mk[b] = tail_mask(d - c0 - 16 * b > 0 ? d - c0 - 16 * b : 0);
+    __m512 acc[6][4];
+    for (int r = 0; r < MR; r++) {
+        __m512 cr = _mm512_set1_ps(corr[r]);
+        for (int b = 0; b < 4; b++) acc[r][b] = _mm512_mul_ps(cr, _mm512_maskz_loadu_ps(mk[b], o + (size_t)r * ldo + c0 + 16 * b));
+    }
+    for (int j = 0; j < nk; j++) {
+        const float *vr = v + (size_t)j * ldv + c0;
+        __m512 vv[4];
+        for (int b = 0; b < 4; b++) vv[b] = _mm512_maskz_loadu_ps(mk[b], vr + 16 * b);
+        for (int r = 0; r < MR; r++) {
+            __m512 pv = _mm512_set1_ps(p[(size_t)r * TK + j]);
+            for (int b = 0; b < 4; b++) acc[r][b] = _mm512_fmadd_ps(pv, vv[b], acc[r][b]);
+        }
+    }
+    for (int r = 0; r < MR; r++) for (int b = 0; b < 4; b++)
+        _mm512_mask_storeu_ps(o + (size_t)r * ldo + c0 + 16 * b, mk[b], acc[r][b]);
+}
+
+AVX512 static void attention_rows_packed(int nq, int sk, int d, const float *q, int ldq, const float *kp,
+                                         const float *v, int ldv, float scale, const float *bias, int ldb, float *out,
+                                         int ldo, float *s, float *m, float *l, float *corr, __m512 *mx) {
+    for (int i = 0; i < nq; i++) {
+        m[i] = -INFINITY; l[i] = 0;
+        memset(out + (size_t)i * ldo, 0, sizeof(float) * d);
+    }
+    for (int k0 = 0; k0 < sk; k0 += TK) {
+        int nk = sk - k0 < TK ? sk - k0 : TK;
+        int nk64 = (nk + 63) & ~63;
+        for (int i = 0; i < nq; i++) mx[i] = _mm512_set1_ps(-INFINITY);
+        for (int i0 = 0; i0 < nq; i0 += 6) {
+            int mr = nq - i0 < 6 ? nq - i0 : 6;
+            for (int j0 = 0; j0 < nk64; j0 += 64) {
+                const float *b = bias ? bias + (size_t)i0 * ldb + k0 + j0 : NULL;
+                DISPATCH_MR(mr, qk_block_packed(MRC, d, q + (size_t)i0 * ldq, ldq, kp + (size_t)(k0 + j0) * d, nk - j0,
+                                                scale, b, ldb, s + (size_t)i0 * TK + j0, mx + i0))
+            }
+        }
+        // Online softmax per row: one pass (exp, sum) over the scores, which are already scaled and biased.
+        for (int i = 0; i < nq; i++) {
+            float *row = s + (size_t)i * TK;
+            float rmax = _mm512_reduce_max_ps(mx[i]);
+            float mnew = m[i] > rmax ? m[i] : rmax;
+            float base = mnew == -INFINITY ? 0 : mnew;
+            corr[i] = m[i] == -INFINITY ? 0 : expf(m[i] - base);
+            __m512 vb = _mm512_set1_ps(base), sum = _mm512_setzero_ps();
+            for (int j = 0; j < nk; j += 16) {
+                __mmask16 mk = tail_mask(nk - j);
+                __m512 e = _mm512_maskz_mov_ps(mk, ck_exp512(_mm512_sub_ps(_mm512_loadu_ps(row + j), vb)));
+                _mm512_storeu_ps(row + j, e);
+                sum = _mm512_add_ps(sum, e);
+            }
+            l[i] = l[i] * corr[i] + _mm512_reduce_add_ps(sum);
+            m[i] = mnew;
+        }
+        for (int i0 = 0; i0 < nq; i0 += 6) {
+            int mr = nq - i0 < 6 ? nq - i0 : 6;
+            for (int c0 = 0; c0 < d; c0 += 64) {
+                DISPATCH_MR(mr, pv_block_strided(MRC, d, c0, s + (size_t)i0 * TK, v + (size_t)k0 * ldv, ldv, nk, corr + i0,
+                                                 out + (size_t)i0 * ldo, ldo))
+            }
+        }
+    }
+    for (int i = 0; i < nq; i++) {
+        __m512 inv = _mm512_set1_ps(1 / l[i]);
+        for (int c = 0; c < d; c += 16) {
+            __mmask16 mk = tail_mask(d - c);
+            float *o = out + (size_t)i * ldo + c;
+            _mm512_mask_storeu_ps(o, mk, _mm512_mul_ps(inv, _mm512_maskz_loadu_ps(mk, o)));
+        }
+    }
+}
+#endif
+
+int ck_attention_packed_available(void) {
+#if defined(__x86_64__)
+    return (ck_cpu_features() & 2) ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+int ck_attention_pack_k(int sk, int d, const float *k, int ldk, float *kp) {
+    if (!ck_attention_packed_available() || d <= 0 || sk < 0) return -1;
+#if defined(__x86_64__)
+    pack_k_f32(sk, d, k, ldk, kp);
+    return 0;
+#else
+    (void)k; (void)ldk; (void)kp;
+    return -1;
+#endif
+}
+
+int ck_attention_rows_packed(int nq, int sk, int d, const float *q, int ldq, const float *kp, const float *v, int ldv,
+                             float scale, const float *bias, int ldb, float *out, int ldo) {
+    if (!ck_attention_packed_available() || d <= 0) return -1;
+    if (nq <= 0) return 0;
+    if (sk <= 0) { for (int i = 0; i < nq; i++) memset(out + (size_t)i * ldo, 0, sizeof(float) * d); return 0; }
+#if defined(__x86_64__)
+    size_t bytes = 64 * (size_t)nq + sizeof(float) * ((size_t)nq * TK + 16 + 3 * (size_t)nq) + 64;
+    char *work = (char *)aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!work) return -2;
+    __m512 *mx = (__m512 *)work;
+    float *s = (float *)(mx + nq), *m = s + (size_t)nq * TK + 16, *l = m + nq, *corr = l + nq;
+    attention_rows_packed(nq, sk, d, q, ldq, kp, v, ldv, scale, bias, ldb, out, ldo, s, m, l, corr, mx);
+    free(work);
+    return 0;
+#else
+    (void)q; (void)ldq; (void)kp; (void)v; (void)ldv; (void)scale; (void)bias; (void)ldb; (void)ldo;
+    return -1;
+#endif
+}
+
 // ---- bf16 path (AVX-512 BF16: vdpbf16ps, fp32 accumulation) -----------------------------------------------------
 //
 // Q·Kᵀ and P·V take bf16 inputs (8-bit mantissa) and accumulate in fp32; the scores, the running max and sum and

@@ -1,5 +1,6 @@
 // The bf16 attention path (AVX-512 BF16 products, fp32 softmax statistics): parity with the fp32 kernel, the
 // fallbacks, and the CogVideoX transformer's accuracy with it on quantized weights.
+import CKernels
 import GGUFLike
 import SafeTensors
 import Testing
@@ -81,18 +82,20 @@ func transformerWithBF16AttentionStaysClose(_ type: GGMLType?, _ minimum: Double
 }
 
 /// The token-major entry the transformer uses (heads as column blocks of the projections, output written into a
-/// column range of a wider tensor) computes exactly what the head-major `Ops.attention(precision: .bf16)` does, and
-/// leaves the other columns of the output alone.
-@Test func bf16AttentionOnColumnBlocksMatchesTheHeadMajorPath() throws {
+/// column range of a wider tensor) computes exactly what the head-major `Ops.attention` does in either precision,
+/// and leaves the other columns of the output alone.
+@Test(arguments: AttentionPrecision.allCases)
+func attentionOnColumnBlocksMatchesTheHeadMajorPath(_ precision: AttentionPrecision) throws {
     var r = Rand(g: 11)
     let (b, sq, sk, g, d) = (2, 101, 333, 3, 16)
     let q = r.tensor([b, sq, g * d]), k = r.tensor([b, sk, g * d]), v = r.tensor([b, sk, g * d])
     var out = Tensor(repeating: 7, shape: [b, sq, 5 * d])
-    let ran = try Ops.attentionColumnsBF16(q: q, k: k, v: v, heads: g, headDim: d, scale: 0.25, into: &out, column: d)
-    #expect(ran == Engine.bf16AttentionAvailable)
+    let ran = try Ops.attentionColumns(q: q, k: k, v: v, heads: g, headDim: d, scale: 0.25, precision: precision,
+                                       into: &out, column: d)
+    #expect(ran == (ck_attention_packed_available() != 0))
     guard ran else { return }
     func headMajor(_ x: Tensor) -> Tensor { Ops.permute(x.reshaped([b, x.shape[1], g, d]), [0, 2, 1, 3]) }
-    let ref = try Ops.attention(q: headMajor(q), k: headMajor(k), v: headMajor(v), scale: 0.25, precision: .bf16)
+    let ref = try Ops.attention(q: headMajor(q), k: headMajor(k), v: headMajor(v), scale: 0.25, precision: precision)
     var mismatches = 0, touched = 0
     for bi in 0..<b { for t in 0..<sq { for c in 0..<(5 * d) {
         let o = out.data[(bi * sq + t) * 5 * d + c]
@@ -102,4 +105,25 @@ func transformerWithBF16AttentionStaysClose(_ type: GGMLType?, _ minimum: Double
     } } }
     #expect(mismatches == 0)
     #expect(touched == 0)
+}
+
+/// The packed-K fp32 kernel (AVX-512, what `Ops.attention` runs) gives bit for bit the results of the Kᵀ kernel
+/// `ck_attention_rows` (the fallback on other CPUs), with and without a masking bias, for head sizes off the
+/// 16-lane vectors and key counts off the 64-key packing.
+@Test(arguments: [(13, 257, 17, false), (97, 1000, 80, true), (6, 63, 64, true)])
+func packedFP32AttentionKernelMatchesTheTransposedKernel(_ nq: Int, _ sk: Int, _ d: Int, _ withBias: Bool) throws {
+    var r = Rand(g: UInt64(nq + sk + d))
+    let q = r.tensor([nq, d]).data, k = r.tensor([sk, d]).data, v = r.tensor([sk, d]).data
+    var bias = r.tensor([nq, sk]).data
+    for i in stride(from: 0, to: bias.count, by: 7) { bias[i] = -.infinity }
+    let kt = (0..<(d * sk)).map { k[($0 % sk) * d + $0 / sk] }
+    var a = [Float](repeating: 0, count: nq * d), b = [Float](repeating: 1, count: nq * d)
+    var kp = [Float](repeating: 0, count: Int(ck_attention_bf16_padded_keys(Int32(sk))) * d)
+    let bp: [Float]? = withBias ? bias : nil
+    #expect(ck_attention_rows(Int32(nq), Int32(sk), Int32(d), q, kt, v, 0.3, bp, Int32(sk), &a) == 0)
+    guard ck_attention_packed_available() != 0 else { return }
+    #expect(ck_attention_pack_k(Int32(sk), Int32(d), k, Int32(d), &kp) == 0)
+    #expect(ck_attention_rows_packed(Int32(nq), Int32(sk), Int32(d), q, Int32(d), kp, v, Int32(d), 0.3, bp, Int32(sk),
+                                     &b, Int32(d)) == 0)
+    #expect(a == b)
 }

@@ -34,6 +34,17 @@ void ck_sgemm_nt_builtin(int M, int N, int K, const float *A, int lda, const flo
 int ck_attention_rows(int nq, int sk, int d, const float *q, const float *kt, const float *v, float scale,
                       const float *bias, int ldb, float *out);
 
+/// 1 when the CPU can run ck_attention_rows_packed (AVX-512 F/BW/VL); else 0 (use ck_attention_rows).
+int ck_attention_packed_available(void);
+/// Packs one head's K (fp32 rows [sk×d], row stride ldk) for ck_attention_rows_packed: kp holds
+/// ck_attention_bf16_padded_keys(sk)·d floats, groups of 16 keys channel-major ([skp/16][d][16], zero padding).
+/// Returns 0, or -1 when unavailable.
+int ck_attention_pack_k(int sk, int d, const float *k, int ldk, float *kp);
+/// ck_attention_rows (fp32, same arithmetic and results) on a packed K (ck_attention_pack_k) with strided rows:
+/// q [nq×d] rows ldq apart, v [sk×d] rows ldv apart, out [nq×d] rows ldo apart, bias (nullable) [nq×ldb]. So heads
+/// can be column blocks of token-major tensors. Returns 0, -1 when unavailable, -2 when out of memory.
+int ck_attention_rows_packed(int nq, int sk, int d, const float *q, int ldq, const float *kp, const float *v, int ldv,
+                             float scale, const float *bias, int ldb, float *out, int ldo);
 /// 1 when the CPU has AVX-512 BF16 (vdpbf16ps), which the bf16 attention functions below need; else 0.
 int ck_attention_bf16_available(void);
 /// Keys of the bf16 packed K and V layouts: sk rounded up to a multiple of 64 (the padding is zeros).

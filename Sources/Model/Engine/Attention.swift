@@ -31,8 +31,9 @@ extension Ops {
     ///
     /// q `[B, H, Sq, D]`, k and v `[B, H, Sk, D]` → `[B, H, Sq, D]`; `bias` (optional) `[1 or B, H, Sq, Sk]` is added
     /// to the scaled scores (T5's relative position bias). Each task takes one head and a tile of 96 queries and
-    /// walks the keys in tiles of 256 with an online (flash-style) softmax in fp32 (`ck_attention_rows`, AVX-512),
-    /// so extra memory is one transposed copy of K plus ~100 KB per thread. Tasks run on `Engine.threads`.
+    /// walks the keys in tiles of 256 with an online (flash-style) softmax in fp32 (`ck_attention_rows_packed` on K
+    /// packed in groups of 16 keys, AVX-512; `ck_attention_rows` on Kᵀ elsewhere, same results), so extra memory is
+    /// one repacked copy of K plus ~100 KB per thread. Tasks run on `Engine.threads`.
     /// `precision: .bf16` runs both products in bf16 inputs with fp32 accumulation (`ck_attention_rows_bf16`, see
     /// `AttentionPrecision`) on a bf16 copy of K and V (half the size of the fp32 K, V) when the CPU, the head size
     /// and the absence of a bias allow it, else fp32.
@@ -52,8 +53,26 @@ extension Ops {
         }
         var out = Tensor(zeros: q.shape)
         guard sq > 0, d > 0 else { return out }
-        if precision == .bf16, bias == nil, Engine.bf16AttentionAvailable, d % 16 == 0, d <= 256, sk > 0 {
-            try attentionBF16(q: q, k: k, v: v, scale: scale, out: &out)
+        let bf16 = precision == .bf16 && bias == nil && bf16Applies(headDim: d)
+        if sk > 0 && (bf16 || ck_attention_packed_available() != 0) {
+            let biasBatch = bias?.shape[0] ?? 1
+            try q.data.withUnsafeBufferPointer { qp in
+                try k.data.withUnsafeBufferPointer { kp in
+                    try v.data.withUnsafeBufferPointer { vp in
+                        try out.data.withUnsafeMutableBufferPointer { op in
+                            try (bias?.data ?? []).withUnsafeBufferPointer { bp in
+                                let biasHeads = bias == nil ? nil
+                                    : (bp.baseAddress!, StridedHeads(batch: biasBatch == 1 ? 0 : h * sq * sk, head: sq * sk, row: sk))
+                                try attentionStrided(bf16 ? .bf16 : .f32, batch: b, heads: h, sq: sq, sk: sk, d: d, scale: scale,
+                                                     q: qp.baseAddress!, StridedHeads(batch: h * sq * d, head: sq * d, row: d),
+                                                     k: kp.baseAddress!, v: vp.baseAddress!, StridedHeads(batch: h * sk * d, head: sk * d, row: d),
+                                                     bias: biasHeads,
+                                                     out: op.baseAddress!, StridedHeads(batch: h * sq * d, head: sq * d, row: d))
+                            }
+                        }
+                    }
+                }
+            }
             return out
         }
         // Kᵀ per head ([B, H, D, Sk]) so Q·Kᵀ streams 16 keys per vector.
@@ -95,33 +114,20 @@ extension Ops {
         return out
     }
 
-    /// The bf16 path of `attention` on head-major `[B, H, S, D]` tensors.
-    private static func attentionBF16(q: Tensor, k: Tensor, v: Tensor, scale: Float, out: inout Tensor) throws {
-        let (b, h, sq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let sk = k.shape[2]
-        try q.data.withUnsafeBufferPointer { qp in
-            try k.data.withUnsafeBufferPointer { kp in
-                try v.data.withUnsafeBufferPointer { vp in
-                    try out.data.withUnsafeMutableBufferPointer { op in
-                        try attentionBF16(batch: b, heads: h, sq: sq, sk: sk, d: d, scale: scale,
-                                          q: qp.baseAddress!, StridedHeads(batch: h * sq * d, head: sq * d, row: d),
-                                          k: kp.baseAddress!, v: vp.baseAddress!, StridedHeads(batch: h * sk * d, head: sk * d, row: d),
-                                          out: op.baseAddress!, StridedHeads(batch: h * sq * d, head: sq * d, row: d))
-                    }
-                }
-            }
-        }
-    }
+    /// True when the bf16 kernel can run heads of size `headDim` on this CPU.
+    static func bf16Applies(headDim d: Int) -> Bool { Engine.bf16AttentionAvailable && d % 16 == 0 && d <= 256 }
 
-    /// bf16 attention (`AttentionPrecision.bf16`) of `heads` heads of size `headDim` stored as column blocks of
-    /// token-major tensors, the layout the projections produce: q `[B, Sq, heads·headDim]`, k and v
-    /// `[B, Sk, heads·headDim]` (head i in columns i·headDim ..< (i+1)·headDim); head i's output goes to columns
-    /// `column + i·headDim ..<` of out `[B, Sq, W]`, other columns untouched. No [B, S, H, D] ↔ [B, H, S, D]
-    /// permutes and no separate output tensor. Returns false (nothing written) where the bf16 kernel does not apply
-    /// (no AVX-512 BF16, head size not a multiple of 16 or above 256): the caller runs the fp32 path then.
-    static func attentionColumnsBF16(q: Tensor, k: Tensor, v: Tensor, heads: Int, headDim d: Int, scale: Float,
-                                     into out: inout Tensor, column: Int) throws -> Bool {
-        guard Engine.bf16AttentionAvailable, d % 16 == 0, d <= 256, heads > 0 else { return false }
+    /// Attention (`precision`, no bias) of `heads` heads of size `headDim` stored as column blocks of token-major
+    /// tensors, the layout the projections produce: q `[B, Sq, heads·headDim]`, k and v `[B, Sk, heads·headDim]`
+    /// (head i in columns i·headDim ..< (i+1)·headDim); head i's output goes to columns `column + i·headDim ..<` of
+    /// out `[B, Sq, W]`, other columns untouched. No [B, S, H, D] ↔ [B, H, S, D] permutes and no separate output
+    /// tensor. The same results as `attention` on the permuted tensors. Returns false (nothing written) where
+    /// neither strided kernel applies (no AVX-512; `.bf16` also falls back to fp32 without AVX-512 BF16 or for a head
+    /// size that is not a multiple of 16 up to 256): the caller runs `attention` then.
+    static func attentionColumns(q: Tensor, k: Tensor, v: Tensor, heads: Int, headDim d: Int, scale: Float,
+                                 precision: AttentionPrecision, into out: inout Tensor, column: Int) throws -> Bool {
+        let bf16 = precision == .bf16 && bf16Applies(headDim: d)
+        guard bf16 || ck_attention_packed_available() != 0, heads > 0, d > 0 else { return false }
         let (b, sq, w) = (q.shape[0], q.shape[1], heads * d), sk = k.shape[1]
         guard q.rank == 3, q.shape[2] == w, k.rank == 3, k.shape == v.shape, k.shape[0] == b, k.shape[2] == w,
               out.rank == 3, out.shape[0] == b, out.shape[1] == sq, column >= 0, column + w <= out.shape[2] else {
@@ -134,10 +140,11 @@ extension Ops {
             try k.data.withUnsafeBufferPointer { kp in
                 try v.data.withUnsafeBufferPointer { vp in
                     try out.data.withUnsafeMutableBufferPointer { op in
-                        try attentionBF16(batch: b, heads: heads, sq: sq, sk: sk, d: d, scale: scale,
-                                          q: qp.baseAddress!, StridedHeads(batch: sq * w, head: d, row: w),
-                                          k: kp.baseAddress!, v: vp.baseAddress!, StridedHeads(batch: sk * w, head: d, row: w),
-                                          out: op.baseAddress! + column, StridedHeads(batch: sq * ldo, head: d, row: ldo))
+                        try attentionStrided(bf16 ? .bf16 : .f32, batch: b, heads: heads, sq: sq, sk: sk, d: d, scale: scale,
+                                             q: qp.baseAddress!, StridedHeads(batch: sq * w, head: d, row: w),
+                                             k: kp.baseAddress!, v: vp.baseAddress!, StridedHeads(batch: sk * w, head: d, row: w),
+                                             bias: nil,
+                                             out: op.baseAddress! + column, StridedHeads(batch: sq * ldo, head: d, row: ldo))
                     }
                 }
             }
@@ -146,44 +153,69 @@ extension Ops {
     }
 
     /// Where head (bi, hi) of a tensor starts (bi·batch + hi·head) and the distance between its rows.
-    private struct StridedHeads { let batch: Int, head: Int, row: Int }
+    struct StridedHeads { let batch: Int, head: Int, row: Int }
 
-    /// K and V of every head packed to bf16 (`ck_attention_pack_kv_bf16`, one task per head), then one task per
-    /// head and tile of 96 queries (`ck_attention_rows_bf16`).
-    private static func attentionBF16(batch b: Int, heads h: Int, sq: Int, sk: Int, d: Int, scale: Float,
-                                      q: UnsafePointer<Float>, _ ql: StridedHeads,
-                                      k: UnsafePointer<Float>, v: UnsafePointer<Float>, _ kvl: StridedHeads,
-                                      out: UnsafeMutablePointer<Float>, _ ol: StridedHeads) throws {
+    /// K (and for bf16 V) of every head packed (`ck_attention_pack_k` / `ck_attention_pack_kv_bf16`, one task per
+    /// head), then one task per head and tile of 96 queries (`ck_attention_rows_packed` / `ck_attention_rows_bf16`).
+    private static func attentionStrided(_ precision: AttentionPrecision, batch b: Int, heads h: Int, sq: Int, sk: Int,
+                                         d: Int, scale: Float,
+                                         q: UnsafePointer<Float>, _ ql: StridedHeads,
+                                         k: UnsafePointer<Float>, v: UnsafePointer<Float>, _ kvl: StridedHeads,
+                                         bias: (UnsafePointer<Float>, StridedHeads)?,
+                                         out: UnsafeMutablePointer<Float>, _ ol: StridedHeads) throws {
         let skp = Int(ck_attention_bf16_padded_keys(Int32(sk)))
-        var kp = [UInt16](repeating: 0, count: b * h * skp * d), vp = [UInt16](repeating: 0, count: b * h * skp * d)
+        let bf16 = precision == .bf16
+        // bf16: K and V as bf16; f32: K only (V is read in place).
+        var kp16 = [UInt16](repeating: 0, count: bf16 ? b * h * skp * d : 0)
+        var vp16 = [UInt16](repeating: 0, count: bf16 ? b * h * skp * d : 0)
+        var kp32 = [Float](repeating: 0, count: bf16 ? 0 : b * h * skp * d)
         nonisolated(unsafe) let K = k, V = v, Q = q, O = out
-        kp.withUnsafeMutableBufferPointer { kpp in
-            vp.withUnsafeMutableBufferPointer { vpp in
-                nonisolated(unsafe) let KP = kpp.baseAddress!, VP = vpp.baseAddress!
-                Engine.parallelFor(b * h) { bh in
-                    let off = (bh / h) * kvl.batch + (bh % h) * kvl.head
-                    _ = ck_attention_pack_kv_bf16(Int32(sk), Int32(d), K + off, Int32(kvl.row), V + off, Int32(kvl.row),
-                                                  KP + bh * skp * d, VP + bh * skp * d)
+        kp16.withUnsafeMutableBufferPointer { k16 in
+            vp16.withUnsafeMutableBufferPointer { v16 in
+                kp32.withUnsafeMutableBufferPointer { k32 in
+                    nonisolated(unsafe) let K16 = k16.baseAddress, V16 = v16.baseAddress, K32 = k32.baseAddress
+                    Engine.parallelFor(b * h) { bh in
+                        let off = (bh / h) * kvl.batch + (bh % h) * kvl.head
+                        if bf16 {
+                            _ = ck_attention_pack_kv_bf16(Int32(sk), Int32(d), K + off, Int32(kvl.row), V + off, Int32(kvl.row),
+                                                          K16! + bh * skp * d, V16! + bh * skp * d)
+                        } else {
+                            _ = ck_attention_pack_k(Int32(sk), Int32(d), K + off, Int32(kvl.row), K32! + bh * skp * d)
+                        }
+                    }
                 }
             }
         }
         let tq = 96
         let qTiles = (sq + tq - 1) / tq
         var failedTasks = 0
-        kp.withUnsafeBufferPointer { kpp in
-            vp.withUnsafeBufferPointer { vpp in
-                nonisolated(unsafe) let KP = kpp.baseAddress!, VP = vpp.baseAddress!
-                nonisolated(unsafe) var failed = 0
-                let lock = NSLock()
-                Engine.parallelFor(b * h * qTiles) { task in
-                    let bh = task / qTiles, q0 = (task % qTiles) * tq, nq = min(tq, sq - q0)
-                    let (bi, hi) = (bh / h, bh % h)
-                    let rc = ck_attention_rows_bf16(Int32(nq), Int32(sk), Int32(d), Q + bi * ql.batch + hi * ql.head + q0 * ql.row,
-                                                    Int32(ql.row), KP + bh * skp * d, VP + bh * skp * d, scale,
-                                                    O + bi * ol.batch + hi * ol.head + q0 * ol.row, Int32(ol.row))
-                    if rc != 0 { lock.lock(); failed += 1; lock.unlock() }
+        kp16.withUnsafeBufferPointer { k16 in
+            vp16.withUnsafeBufferPointer { v16 in
+                kp32.withUnsafeBufferPointer { k32 in
+                    nonisolated(unsafe) let K16 = k16.baseAddress, V16 = v16.baseAddress, K32 = k32.baseAddress
+                    nonisolated(unsafe) let biasBase = bias?.0
+                    let bl = bias?.1
+                    nonisolated(unsafe) var failed = 0
+                    let lock = NSLock()
+                    Engine.parallelFor(b * h * qTiles) { task in
+                        let bh = task / qTiles, q0 = (task % qTiles) * tq, nq = min(tq, sq - q0)
+                        let (bi, hi) = (bh / h, bh % h)
+                        let qRows = Q + bi * ql.batch + hi * ql.head + q0 * ql.row
+                        let oRows = O + bi * ol.batch + hi * ol.head + q0 * ol.row
+                        let rc: Int32
+                        if bf16 {
+                            rc = ck_attention_rows_bf16(Int32(nq), Int32(sk), Int32(d), qRows, Int32(ql.row), K16! + bh * skp * d,
+                                                        V16! + bh * skp * d, scale, oRows, Int32(ol.row))
+                        } else {
+                            let biasRows = biasBase.map { $0 + bi * bl!.batch + hi * bl!.head + q0 * bl!.row }
+                            rc = ck_attention_rows_packed(Int32(nq), Int32(sk), Int32(d), qRows, Int32(ql.row), K32! + bh * skp * d,
+                                                          V + (bi * kvl.batch + hi * kvl.head), Int32(kvl.row), scale,
+                                                          biasRows, Int32(bl?.row ?? 0), oRows, Int32(ol.row))
+                        }
+                        if rc != 0 { lock.lock(); failed += 1; lock.unlock() }
+                    }
+                    failedTasks = failed
                 }
-                failedTasks = failed
             }
         }
         if failedTasks > 0 { throw ModuleError.invalidInput("attention: out of memory for a \(tq)×256 score tile") }

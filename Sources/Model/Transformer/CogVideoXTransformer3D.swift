@@ -3,6 +3,7 @@
 // CogVideoXAttnProcessor2_0, FeedForward). Every class mirrors the reference module tree, so each property holds
 // the checkpoint key it fills. fp32 activations; weights in their stored type.
 // shared/reference/cogvideox-spec.md §2 and §9.
+import CKernels
 import Foundation
 
 /// `TimestepEmbedding`: `linear_2(silu(linear_1(x)))`.
@@ -197,10 +198,10 @@ final class CogVideoXAttention: Module {
 
     /// The attention output of every head before `to_out`, heads concatenated: s `[B, S, D]` → `[B, S, H·hd]`.
     ///
-    /// Heads are processed a few at a time: q, k and v of one group (≈ 16 MB each at any sequence length, 32 MB with
-    /// bf16 attention) are projected with zero-copy row views of `to_q`/`to_k`/`to_v`, normalized, rotated and
-    /// attended, and the group's output is written into its columns (bf16 attention reads the token-major
-    /// projections and writes those columns directly). So the full-width q, k, v never exist at once (at 17,776
+    /// Heads are processed a few at a time: q, k and v of one group (≈ 32 MB each at any sequence length; 16 MB on
+    /// CPUs without AVX-512) are projected with zero-copy row views of `to_q`/`to_k`/`to_v`, normalized, rotated and
+    /// attended, and the group's output is written into its columns (the AVX-512 kernels read the token-major
+    /// projections and write those columns directly). So the full-width q, k, v never exist at once (at 17,776
     /// tokens each would be 136 MB per batch element).
     func headOutputs(_ s: Tensor, textLength: Int, rotary: RotaryTables?) throws -> Tensor {
         let (b, n) = (s.shape[0], s.shape[1])
@@ -209,9 +210,9 @@ final class CogVideoXAttention: Module {
             throw ModuleError.shapeMismatch("RoPE table", expected: [n - textLength, headDim], found: rotary.cos.shape)
         }
         let precision = attentionPrecision
-        // bf16 keeps no head-major copies, no transposed K and no separate output per group, so its groups may be
-        // twice as wide for the same memory (fewer, wider projections: each re-quantizes s for the int8 GEMM).
-        let groupBytes = precision == .bf16 ? 1 << 23 : 1 << 22
+        // The strided kernels keep no head-major copies and no separate output per group, so groups may be twice as
+        // wide for the same memory (fewer, wider projections: each re-quantizes s for the int8 GEMM).
+        let groupBytes = ck_attention_packed_available() != 0 ? 1 << 23 : 1 << 22
         let group = max(1, min(heads, headsPerGroup ?? groupBytes / max(1, b * n * headDim)))
         var joined = Tensor.uninitialized([b, n, width])   // every head group writes its columns
         var h0 = 0
@@ -229,9 +230,9 @@ final class CogVideoXAttention: Module {
             }
             let q = try project(toQ, normQ), k = try project(toK, normK), v = try project(toV, nil)
             let scale = 1 / Float(headDim).squareRoot(), base = h0 * headDim
-            // bf16: straight from the token-major projections into the group's columns of `joined`.
-            if precision == .bf16,
-               try Ops.attentionColumnsBF16(q: q, k: k, v: v, heads: g, headDim: headDim, scale: scale, into: &joined, column: base) {
+            // Straight from the token-major projections into the group's columns of `joined`.
+            if try Ops.attentionColumns(q: q, k: k, v: v, heads: g, headDim: headDim, scale: scale, precision: precision,
+                                        into: &joined, column: base) {
                 h0 += g
                 continue
             }
