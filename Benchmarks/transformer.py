@@ -146,17 +146,20 @@ def model_driver(args):
             rows.append(run_json([os.path.join(BUILD, "cogvideo-bench"), "transformer", "model", d, weights, ref,
                                   str(args.threads), str(args.repeats)], attention=attention))
     if args.no_torch and args.torch_seconds:
-        base = {"seconds": args.torch_seconds, "cpu_seconds": args.torch_seconds * args.threads, "peak_rss_mb": 1.0}
+        base = {"seconds": args.torch_seconds, "cpu_seconds": args.torch_seconds * args.threads}
         print(f"ratios against diffusers f32 at --torch-seconds {args.torch_seconds} (CPU s assumed = threads × wall)")
     else:
         base = rows[0]
     print(f"{'impl':<10}{'weights':<15}{'s/forward':>10}{'speed-up':>9}{'CPU s':>8}{'CPU speed-up':>13}"
           f"{'peak RSS MB':>13}{'RSS ratio':>10}{'weights RSS MB':>15}{'cosine':>12}")
+    def rss_ratio(r):
+        return "" if args.no_torch else f"{r['peak_rss_mb'] / base['peak_rss_mb']:.2f}"
+
     for r in rows:
         cos = r.get("cosine_to_diffusers")
         print(f"{r['impl']:<10}{label(r):<15}{r['seconds']:>10.3f}{base['seconds'] / r['seconds']:>8.2f}x"
               f"{r['cpu_seconds']:>8.1f}{base['cpu_seconds'] / r['cpu_seconds']:>12.2f}x"
-              f"{r['peak_rss_mb']:>13.0f}{r['peak_rss_mb'] / base['peak_rss_mb']:>10.2f}{r['rss_weights_mb']:>15.0f}"
+              f"{r['peak_rss_mb']:>13.0f}{rss_ratio(r):>10}{r['rss_weights_mb']:>15.0f}"
               f"{'' if cos is None else f'{cos:.7f}':>12}")
     print(json.dumps(rows))
 

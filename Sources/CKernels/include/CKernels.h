@@ -34,6 +34,10 @@ void ck_sgemm_nt_builtin(int M, int N, int K, const float *A, int lda, const flo
 int ck_attention_rows(int nq, int sk, int d, const float *q, const float *kt, const float *v, float scale,
                       const float *bias, int ldb, float *out);
 
+/// glibc: allocations up to `bytes` come from malloc's heap instead of their own mmap, and freed heap memory is
+/// returned to the kernel only beyond `bytes` at the top (M_MMAP_THRESHOLD and M_TRIM_THRESHOLD). Returns 1 when
+/// applied, 0 elsewhere.
+int ck_malloc_keep_large_blocks(int bytes);
 /// 1 when the CPU can run ck_attention_rows_packed (AVX-512 F/BW/VL); else 0 (use ck_attention_rows).
 int ck_attention_packed_available(void);
 /// Packs one head's K (fp32 rows [sk×d], row stride ldk) for ck_attention_rows_packed: kp holds

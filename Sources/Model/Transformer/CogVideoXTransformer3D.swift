@@ -466,6 +466,7 @@ public final class CogVideoXTransformer3D: Module {
     public func callAsFunction(hiddenStates x: Tensor, encoderHiddenStates enc: Tensor, timestep: [Float], ofs: Float? = nil,
                                rotary: RotaryTables? = nil) throws -> Tensor {
         let c = config
+        _ = Engine.largeBlocksStayInHeap
         guard x.rank == 5, x.shape[2] == c.inChannels else {
             throw ModuleError.shapeMismatch("hidden_states", expected: [-1, -1, c.inChannels, -1, -1], found: x.shape)
         }
