@@ -34,8 +34,8 @@ static inline float gm(int m, int i, int k) { return m == 4 ? G4[i][k] : G2[i][k
 static inline float at(int m, int i, int k) { return m == 4 ? AT4[i][k] : AT2[i][k]; }
 
 int ck_winograd_scratch_floats(int m, int ntw) {
-    int a = m + 2, wp = m * (ntw + 1);
-    return 2 * a * wp + a * (ntw + 1) + a * m * (ntw + 1) + (ntw + 1) + 64;
+    int a = m + 2, wp = m * (ntw + 1) + 16;
+    return 2 * a * wp + a * (ntw + 17) + a * m * (ntw + 17) + (ntw + 17) + 64;
 }
 
 // Input transform, specialised on m so that the coefficient tables fold into the code.
@@ -154,8 +154,103 @@ static void input_tiles4(const float *restrict plane, int w, const int *restrict
     }
 }
 
+#if defined(__x86_64__)
+#define WG_AVX512 __attribute__((target("avx512f,avx512dq,fma")))
+
+// Lanes 0 … n − 1 (n ≤ 16) of a 16-lane mask.
+static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1); }
+
+#define V4(x) _mm512_set1_ps(x)
+// BT4_1D on vectors, the same operations in the same order as the scalar form.
+#define BT4_V(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5) \
+    o0 = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(V4(4), d0), _mm512_mul_ps(V4(5), d2)), d4); \
+    o1 = _mm512_sub_ps(_mm512_add_ps(d3, d4), _mm512_mul_ps(V4(4), _mm512_add_ps(d1, d2))); \
+    o2 = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(V4(4), _mm512_sub_ps(d1, d2)), d4), d3); \
+    o3 = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(V4(2), _mm512_sub_ps(d3, d1)), d4), d2); \
+    o4 = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(V4(2), _mm512_sub_ps(d1, d3)), d4), d2); \
+    o5 = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(V4(4), d1), _mm512_mul_ps(V4(5), d3)), d5);
+
+WG_AVX512 static void input_tiles4_avx512(const float *restrict plane, int w, const int *restrict row_idx,
+                                          const int *restrict col_idx, int ntw, int nrt, float *restrict scratch,
+                                          float *restrict dst, size_t xi_stride, size_t strip_stride) {
+    const int np = ntw + 1, wp = 4 * np, vw = 4 * ntw + 2;
+    const int wpv = (wp + 15) / 16 * 16;  // row pitch of the scratch rows (whole vectors)
+    float *rows = scratch, *t = rows + 6 * wpv;
+    const int n = w < vw - 1 ? w : vw - 1;  // source columns read (identity columns)
+    for (int tr = 0; tr < nrt; tr++) {
+        // Source of virtual row k: identity columns are read in place (virtual column x = source column x − 1,
+        // lanes outside 1 … n masked off, nothing read there); gathered columns go through the scratch rows.
+        const float *src[6];
+        for (int k = 0; k < 6; k++) {
+            int sr = row_idx[4 * tr + k];
+            if (sr < 0) { src[k] = NULL; continue; }
+            const float *s = plane + (size_t)sr * w;
+            if (!col_idx) { src[k] = s - 1; continue; }
+            float *r = rows + k * wpv;
+            for (int x = 0; x < vw; x++) { int c = col_idx[x]; r[x] = c >= 0 ? s[c] : 0; }
+            for (int x = vw; x < wpv; x++) r[x] = 0;
+            src[k] = r;
+        }
+        for (int x = 0; x < wpv; x += 16) {
+            // Lanes x + l with 1 ≤ x + l ≤ n for in-place rows; every lane for scratch rows.
+            __mmask16 inside = (__mmask16)(lanes(n + 1 - x) & ~lanes(1 - x));
+            __mmask16 m = col_idx ? (__mmask16)0xFFFF : inside;
+            __m512 d[6];
+            for (int k = 0; k < 6; k++) d[k] = src[k] ? _mm512_maskz_loadu_ps(m, src[k] + x) : _mm512_setzero_ps();
+            __m512 o0, o1, o2, o3, o4, o5;
+            BT4_V(d[0], d[1], d[2], d[3], d[4], d[5], o0, o1, o2, o3, o4, o5)
+            _mm512_storeu_ps(t + x, o0); _mm512_storeu_ps(t + wpv + x, o1); _mm512_storeu_ps(t + 2 * wpv + x, o2);
+            _mm512_storeu_ps(t + 3 * wpv + x, o3); _mm512_storeu_ps(t + 4 * wpv + x, o4); _mm512_storeu_ps(t + 5 * wpv + x, o5);
+        }
+        // Horizontal pass, 16 tiles per step straight from the transformed rows: the stride-4 deinterleave of
+        // the window at column 4j gives d0…d3, the window at 4j + 4 gives d4, d5 (no stores and reloads of
+        // deinterleaved planes). A step whose tiles cross into the next strip of NR stores in two parts.
+        const __m512i e01 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+        const __m512i e23 = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+        const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        const __m512i hi = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        for (int i = 0; i < 6; i++) {
+            const float *ti = t + i * wpv;
+            float *d = dst + (size_t)(i * 6) * xi_stride;
+            for (int j = 0; j < ntw; j += 16) {
+                const float *w0 = ti + 4 * j;
+                int n = wpv - 4 * j;  // floats of the row from this window on
+                __m512 v0 = _mm512_maskz_loadu_ps(lanes(n), w0), v1 = _mm512_maskz_loadu_ps(lanes(n - 16), w0 + 16),
+                       v2 = _mm512_maskz_loadu_ps(lanes(n - 32), w0 + 32), v3 = _mm512_maskz_loadu_ps(lanes(n - 48), w0 + 48);
+                __m512 u0 = _mm512_maskz_loadu_ps(lanes(n - 4), w0 + 4), u1 = _mm512_maskz_loadu_ps(lanes(n - 20), w0 + 20),
+                       u2 = _mm512_maskz_loadu_ps(lanes(n - 36), w0 + 36), u3 = _mm512_maskz_loadu_ps(lanes(n - 52), w0 + 52);
+                __m512 a01 = _mm512_permutex2var_ps(v0, e01, v1), a23 = _mm512_permutex2var_ps(v0, e23, v1);
+                __m512 b01 = _mm512_permutex2var_ps(v2, e01, v3), b23 = _mm512_permutex2var_ps(v2, e23, v3);
+                __m512 c01 = _mm512_permutex2var_ps(u0, e01, u1), g01 = _mm512_permutex2var_ps(u2, e01, u3);
+                __m512 d0 = _mm512_permutex2var_ps(a01, lo, b01), d1 = _mm512_permutex2var_ps(a01, hi, b01),
+                       d2 = _mm512_permutex2var_ps(a23, lo, b23), d3 = _mm512_permutex2var_ps(a23, hi, b23),
+                       d4 = _mm512_permutex2var_ps(c01, lo, g01), d5 = _mm512_permutex2var_ps(c01, hi, g01);
+                __m512 o[6];
+                BT4_V(d0, d1, d2, d3, d4, d5, o[0], o[1], o[2], o[3], o[4], o[5])
+                int cnt = ntw - j < 16 ? ntw - j : 16, tile = tr * ntw + j, lane = tile % CK_WG_NR;
+                int first = CK_WG_NR - lane < cnt ? CK_WG_NR - lane : cnt;  // tiles in this strip
+                float *e = d + (size_t)(tile / CK_WG_NR) * strip_stride + lane;
+                __mmask16 k1 = lanes(first);
+                for (int x = 0; x < 6; x++) _mm512_mask_storeu_ps(e + x * xi_stride, k1, o[x]);
+                if (first < cnt) {  // the rest starts the next strip: lanes first … cnt − 1 at lane 0 of it
+                    float *e2 = d + (size_t)(tile / CK_WG_NR + 1) * strip_stride - first;
+                    __mmask16 k2 = (__mmask16)(lanes(cnt) & ~k1);
+                    for (int x = 0; x < 6; x++) _mm512_mask_storeu_ps(e2 + x * xi_stride, k2, o[x]);
+                }
+            }
+        }
+    }
+}
+#endif
+
 void ck_winograd_input(int m, const float *plane, int w, const int *row_idx, const int *col_idx, int ntw, int nrt,
                        float *scratch, float *dst, size_t xi_stride, size_t strip_stride) {
+#if defined(__x86_64__)
+    if (m == 4 && (ck_cpu_features() & 2)) {
+        input_tiles4_avx512(plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
+        return;
+    }
+#endif
     if (m == 4) input_tiles4(plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
     else input_tiles(2, plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
 }
@@ -239,8 +334,72 @@ static void output_tiles4(const float *restrict src, size_t xi_stride, int ntw, 
     }
 }
 
+#if defined(__x86_64__)
+// output_tiles4 with 16 tiles per vector: the vertical pass over the six rows of each transform column, then per
+// output row the horizontal pass and the stride-4 interleave of y0…y3 into 64 output columns (two permute rounds).
+WG_AVX512 static void output_tiles4_avx512(const float *restrict src, size_t xi_stride, int ntw, int nrt, float bias,
+                                           float *restrict out, int ldo, int rows, int cols, float *restrict scratch) {
+    const int pv = (ntw + 15) / 16 * 16;  // pitch of the scratch rows
+    float *s = scratch;                   // s[b][i][j]: 4 × 6 rows of pv
+    const __m512i i01l = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i i01h = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i q0 = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+    const __m512i q1 = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8), vb = _mm512_set1_ps(bias);
+    for (int tr = 0; tr < nrt; tr++) {
+        for (int i = 0; i < 6; i++) {
+            const float *m0 = src + (size_t)i * xi_stride + (size_t)tr * ntw;
+            const size_t st = 6 * xi_stride;
+            for (int j = 0; j < ntw; j += 16) {
+                __mmask16 k = lanes(ntw - j);
+                __m512 x0 = _mm512_maskz_loadu_ps(k, m0 + j), x1 = _mm512_maskz_loadu_ps(k, m0 + st + j),
+                       x2 = _mm512_maskz_loadu_ps(k, m0 + 2 * st + j), x3 = _mm512_maskz_loadu_ps(k, m0 + 3 * st + j),
+                       x4 = _mm512_maskz_loadu_ps(k, m0 + 4 * st + j), x5 = _mm512_maskz_loadu_ps(k, m0 + 5 * st + j);
+                __m512 a1 = _mm512_add_ps(x1, x2), d1 = _mm512_sub_ps(x1, x2), a3 = _mm512_add_ps(x3, x4),
+                       d3 = _mm512_sub_ps(x3, x4);
+                _mm512_storeu_ps(s + (0 * 6 + i) * pv + j, _mm512_add_ps(_mm512_add_ps(x0, a1), a3));
+                _mm512_storeu_ps(s + (1 * 6 + i) * pv + j, _mm512_add_ps(d1, _mm512_mul_ps(two, d3)));
+                _mm512_storeu_ps(s + (2 * 6 + i) * pv + j, _mm512_add_ps(a1, _mm512_mul_ps(four, a3)));
+                _mm512_storeu_ps(s + (3 * 6 + i) * pv + j, _mm512_add_ps(_mm512_add_ps(d1, _mm512_mul_ps(eight, d3)), x5));
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            int orow = 4 * tr + r;
+            if (orow >= rows) break;
+            const float *n0 = s + r * 6 * pv;
+            float *o = out + (size_t)orow * ldo;
+            for (int j = 0; j < ntw; j += 16) {
+                __m512 x0 = _mm512_loadu_ps(n0 + j), x1 = _mm512_loadu_ps(n0 + pv + j), x2 = _mm512_loadu_ps(n0 + 2 * pv + j),
+                       x3 = _mm512_loadu_ps(n0 + 3 * pv + j), x4 = _mm512_loadu_ps(n0 + 4 * pv + j),
+                       x5 = _mm512_loadu_ps(n0 + 5 * pv + j);
+                __m512 a1 = _mm512_add_ps(x1, x2), d1 = _mm512_sub_ps(x1, x2), a3 = _mm512_add_ps(x3, x4),
+                       d3 = _mm512_sub_ps(x3, x4);
+                __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(vb, x0), a1), a3);
+                __m512 y1 = _mm512_add_ps(_mm512_add_ps(vb, d1), _mm512_mul_ps(two, d3));
+                __m512 y2 = _mm512_add_ps(_mm512_add_ps(vb, a1), _mm512_mul_ps(four, a3));
+                __m512 y3 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(vb, d1), _mm512_mul_ps(eight, d3)), x5);
+                __m512 l01 = _mm512_permutex2var_ps(y0, i01l, y1), h01 = _mm512_permutex2var_ps(y0, i01h, y1);
+                __m512 l23 = _mm512_permutex2var_ps(y2, i01l, y3), h23 = _mm512_permutex2var_ps(y2, i01h, y3);
+                int n = cols - 4 * j;  // output columns left from this block's first tile
+                float *oj = o + 4 * j;
+                _mm512_mask_storeu_ps(oj, lanes(n), _mm512_permutex2var_ps(l01, q0, l23));
+                _mm512_mask_storeu_ps(oj + 16, lanes(n - 16), _mm512_permutex2var_ps(l01, q1, l23));
+                _mm512_mask_storeu_ps(oj + 32, lanes(n - 32), _mm512_permutex2var_ps(h01, q0, h23));
+                _mm512_mask_storeu_ps(oj + 48, lanes(n - 48), _mm512_permutex2var_ps(h01, q1, h23));
+            }
+        }
+    }
+}
+#endif
+
 void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int nrt, float bias, float *out, int ldo,
                         int rows, int cols, float *scratch) {
+#if defined(__x86_64__)
+    if (m == 4 && (ck_cpu_features() & 2)) {
+        output_tiles4_avx512(src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
+        return;
+    }
+#endif
     if (m == 4) output_tiles4(src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
     else output_tiles(2, src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
 }

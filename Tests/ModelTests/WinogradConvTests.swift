@@ -123,3 +123,27 @@ func winogradUpsampledConvMatchesIm2col(_ tile: Int) throws {
     #expect(portable.contains { $0 != 0 })
     #expect(relativeMaxError(simd, portable) <= 1e-6)
 }
+
+@Test(arguments: [false, true])
+func winogradWideRowsMatchIm2col(_ upsampled: Bool) throws {
+    // Rows of 37–38 tiles (several 16-tile vectors of the AVX-512 transforms, a partial last one) in bands of three
+    // tile rows, whose later rows start inside a strip of NR tiles: vectors that cross into the next strip.
+    var r = Rand(g: 77)
+    let (c, co) = (5, 7)
+    let (h, w) = upsampled ? (7, 75) : (13, 147)
+    let x = r.tensor([1, c, upsampled ? 1 : 2, h, w])
+    let kt = upsampled ? 1 : 3
+    let frames = upsampled ? [VirtualFrame(part: 0, t: 0)]
+                           : [VirtualFrame(part: 0, t: 0), VirtualFrame(part: 0, t: 0), VirtualFrame(part: 0, t: 0), VirtualFrame(part: 0, t: 1)]
+    let weight = r.values(co * c * kt * 9), bias = r.values(co)
+    let rows = upsampled ? nearestMap(from: h, to: 2 * h) : nil, cols = upsampled ? nearestMap(from: w, to: 2 * w) : nil
+    let (ho, wo) = (rows?.count ?? h, cols?.count ?? w)
+    let rowIndex = [-1] + (rows ?? Array(0..<h)) + [-1]
+    let banded = winogradConvolve([x], frames: frames, rowIndex: rowIndex, colMap: cols, weight: weight, bias: bias,
+                                  outChannels: co, kt: kt, outSize: (ho, wo), tile: 4, bandFloats: 1000, minimumBandTiles: 80)
+    let ref = try virtualConvolve([x], frames: frames, rows: rows, cols: cols, weight: weight, bias: bias, outChannels: co,
+                                  kernel: (kt, 3, 3), padding: (1, 1), winogradTile: 0)
+    #expect(banded.shape == ref.shape)
+    let err = relativeMaxError(banded.data, ref.data)
+    #expect(err <= tolerance(4), "wide rows (upsampled: \(upsampled)): \(err)")
+}

@@ -10,6 +10,10 @@ final class CausalCache {
     /// Set for the last frame chunk: nothing follows, so caches are dropped as they are consumed instead of being
     /// replaced (at 480×720 the caches of one pass hold about 1.3 GB).
     var isLastChunk = false
+    /// Large activation buffers released by one block for the next (see `ActivationPool`).
+    let pool = ActivationPool()
+    /// The same for the cached frames (another size: the last kT − 1 frames of an activation).
+    let framePool = ActivationPool()
 }
 
 /// `CogVideoXCausalConv3d` (pad_mode "first"/"constant"): time padding with copies of the first frame (or the
@@ -39,9 +43,21 @@ final class CogVideoXCausalConv3d: Module {
             frames = Array(repeating: VirtualFrame(part: 0, t: 0), count: kt - 1)
         }
         frames += (0..<x.shape[2]).map { VirtualFrame(part: 0, t: $0) }
-        if let cache { cache.frames[id] = cache.isLastChunk ? nil : gatherFrames(parts, Array(frames.suffix(kt - 1))) }
-        return try virtualConvolve(parts, frames: frames, weight: conv.weight.floats("conv.weight"), bias: conv.bias?.floats("conv.bias"),
-                                   outChannels: conv.outChannels, kernel: conv.kernel, padding: (conv.padding.1, conv.padding.2))
+        if let cache {
+            cache.frames[id] = cache.isLastChunk ? nil : gatherFrames(parts, Array(frames.suffix(kt - 1)), pool: cache.framePool)
+        }
+        let y = try withWeightFloats(conv.weight, "conv.weight") {
+            try virtualConvolve(parts, frames: frames, weight: $0, bias: conv.bias?.floats("conv.bias"),
+                                outChannels: conv.outChannels, kernel: conv.kernel, padding: (conv.padding.1, conv.padding.2),
+                                pool: cache?.pool)
+        }
+        // The consumed cache (now referenced by `parts` only) serves the next convolution's cache, except in the
+        // last chunk, which makes no more caches.
+        if let cache, !cache.isLastChunk, parts.count > 1 {
+            var consumed = parts.removeLast()
+            cache.framePool.give(&consumed)
+        }
+        return y
     }
 }
 
@@ -65,13 +81,18 @@ final class CogVideoXSpatialNorm3D: Module {
         return out
     }
 
-    /// Normalizes `f` `[B, C, T, H, W]` in place (then SiLU when `silu`). `conv_y`/`conv_b` are 1×1×1, so they
-    /// commute with the nearest resize: they run on `zq` at latent size and are read through the index maps.
-    func apply(_ f: inout Tensor, zq: Tensor, cache: CausalCache?, silu: Bool) throws {
+    /// Normalizes `f` `[B, C, T, H, W]` in place (then SiLU when `silu`); with `source`, normalizes `source` (same
+    /// shape) into `f` instead, whose values are then never read. `conv_y`/`conv_b` are 1×1×1, so they commute
+    /// with the nearest resize: they run on `zq` at latent size, and each of their rows is expanded to full width
+    /// once for the output rows that share it.
+    func apply(_ f: inout Tensor, zq: Tensor, cache: CausalCache?, silu: Bool, source: Tensor? = nil) throws {
         let (bn, ch, t, h, w) = (f.shape[0], f.shape[1], f.shape[2], f.shape[3], f.shape[4])
         let (tz, hz, wz) = (zq.shape[2], zq.shape[3], zq.shape[4])
         guard ch == normLayer.channels else {
             throw ModuleError.shapeMismatch("SpatialNorm input", expected: [-1, normLayer.channels, -1, -1, -1], found: f.shape)
+        }
+        if let source, source.shape != f.shape {
+            throw ModuleError.shapeMismatch("SpatialNorm source", expected: f.shape, found: source.shape)
         }
         let tmap: [Int]
         if t > 1 && t % 2 == 1 {
@@ -83,24 +104,41 @@ final class CogVideoXSpatialNorm3D: Module {
         let hmap = nearestMap(from: hz, to: h), wmap = nearestMap(from: wz, to: w)
         let y = try convY(zq, cache: cache), bb = try convB(zq, cache: cache)
         let gamma = try normLayer.weight?.floats("norm_layer.weight"), beta = try normLayer.bias?.floats("norm_layer.bias")
-        let stats = groupNormStatistics(f, groups: normLayer.groups, eps: normLayer.eps)
+        let stats = groupNormStatistics(source ?? f, groups: normLayer.groups, eps: normLayer.eps)
         let cpg = ch / normLayer.groups, groups = normLayer.groups
+        /// Rows `row` of the output from `S` (the source, or `F` itself).
+        func run(_ F: UnsafeMutablePointer<Float>, _ S: UnsafePointer<Float>, _ Y: UnsafePointer<Float>, _ Bv: UnsafePointer<Float>) {
+            nonisolated(unsafe) let F = F, S = S, Y = Y, Bv = Bv
+            Engine.parallelFor(bn * ch * t) { row in
+                let bc = row / t, tt = row % t, c = bc % ch
+                let st = stats[(bc / ch) * groups + c / cpg]
+                let scale = (gamma?[c] ?? 1) * st.inv
+                let shift = (beta?[c] ?? 0) - st.mean * scale
+                let frame = F + row * h * w, src = S + row * h * w
+                let zf = (bc * tz + tmap[tt]) * hz * wz
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * w) { ex in
+                    let ey = ex.baseAddress!, eb = ey + w
+                    var expanded = -1
+                    for i in 0..<h {
+                        if hmap[i] != expanded {
+                            expanded = hmap[i]
+                            let yr = Y + zf + expanded * wz, br = Bv + zf + expanded * wz
+                            for j in 0..<w { ey[j] = yr[wmap[j]]; eb[j] = br[wmap[j]] }
+                        }
+                        let o = frame + i * w, s = src + i * w
+                        for j in 0..<w { o[j] = (s[j] * scale + shift) * ey[j] + eb[j] }
+                        if silu { ck_silu(o, w) }
+                    }
+                }
+            }
+        }
         f.data.withUnsafeMutableBufferPointer { fp in
             y.data.withUnsafeBufferPointer { yp in
                 bb.data.withUnsafeBufferPointer { bp in
-                    nonisolated(unsafe) let F = fp.baseAddress!, Y = yp.baseAddress!, Bv = bp.baseAddress!
-                    Engine.parallelFor(bn * ch * t) { row in
-                        let bc = row / t, tt = row % t, c = bc % ch
-                        let st = stats[(bc / ch) * groups + c / cpg]
-                        let scale = (gamma?[c] ?? 1) * st.inv
-                        let shift = (beta?[c] ?? 0) - st.mean * scale
-                        let frame = F + row * h * w
-                        let zf = (bc * tz + tmap[tt]) * hz * wz
-                        for i in 0..<h {
-                            let o = frame + i * w, yr = Y + zf + hmap[i] * wz, br = Bv + zf + hmap[i] * wz
-                            for j in 0..<w { o[j] = (o[j] * scale + shift) * yr[wmap[j]] + br[wmap[j]] }
-                        }
-                        if silu { ck_silu(frame, h * w) }
+                    if let source {
+                        source.data.withUnsafeBufferPointer { sp in run(fp.baseAddress!, sp.baseAddress!, yp.baseAddress!, bp.baseAddress!) }
+                    } else {
+                        run(fp.baseAddress!, UnsafePointer(fp.baseAddress!), yp.baseAddress!, bp.baseAddress!)
                     }
                 }
             }
@@ -150,13 +188,32 @@ final class CogVideoXResnetBlock3D: Module {
 
     /// The block on `x` in place. With a shortcut conv the shortcut is taken first so that `x` itself can be
     /// normalized in place (at 480×720 the 256-channel input of the last up block is 1.4 GB per chunk).
+    ///
+    /// Every buffer the block is done with goes back to the pass's `ActivationPool`: in a chain of blocks of one
+    /// size the normalized copy, both conv outputs and the residual reuse each other's memory.
     func forward(_ x: inout Tensor, zq: Tensor?, cache: CausalCache?) throws {
-        let residual = try convShortcut.map { try pointwiseConv(x, $0) } ?? x
-        try normalize(norm1, &x, zq: zq, cache: cache)
-        x = try conv1(x, cache: cache)
-        try normalize(norm2, &x, zq: zq, cache: cache)
-        x = try conv2(x, cache: cache)
+        let pool = cache?.pool
+        var residual: Tensor
+        if let shortcut = convShortcut {
+            residual = try pointwiseConv(x, shortcut, pool: pool)
+            try normalize(norm1, &x, zq: zq, cache: cache)
+        } else if let s = norm1 as? CogVideoXSpatialNorm3D, let zq {
+            // The residual keeps the input: normalized into another buffer.
+            residual = x
+            x = pool?.take(residual.shape) ?? uninitializedTensor(residual.shape)
+            try s.apply(&x, zq: zq, cache: cache, silu: true, source: residual)
+        } else {
+            residual = x
+            x = pooledCopy(residual, pool)  // normalized in place while the residual keeps the input
+            try normalize(norm1, &x, zq: zq, cache: cache)
+        }
+        var h = try conv1(x, cache: cache)
+        pool?.give(&x)
+        try normalize(norm2, &h, zq: zq, cache: cache)
+        x = try conv2(h, cache: cache)
+        pool?.give(&h)
         addInPlace(&x, residual)
+        pool?.give(&residual)
     }
 }
 
@@ -221,9 +278,11 @@ final class CogVideoXUpsample3D: Module {
         } else {
             frames = Array(0..<t)
         }
-        return try virtualConvolve([x], frames: frames.map { VirtualFrame(part: 0, t: $0) },
-                                   rows: nearestMap(from: h, to: 2 * h), cols: nearestMap(from: w, to: 2 * w),
-                                   weight: conv.weight.floats("conv.weight"), bias: conv.bias?.floats("conv.bias"),
-                                   outChannels: conv.outChannels, kernel: (1, 3, 3), padding: (1, 1))
+        return try withWeightFloats(conv.weight, "conv.weight") {
+            try virtualConvolve([x], frames: frames.map { VirtualFrame(part: 0, t: $0) },
+                                rows: nearestMap(from: h, to: 2 * h), cols: nearestMap(from: w, to: 2 * w),
+                                weight: $0, bias: conv.bias?.floats("conv.bias"),
+                                outChannels: conv.outChannels, kernel: (1, 3, 3), padding: (1, 1))
+        }
     }
 }

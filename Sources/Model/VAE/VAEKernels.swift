@@ -19,12 +19,75 @@ func nearestMap(from n: Int, to m: Int) -> [Int] {
     return (0..<m).map { min(Int((Float($0) * s).rounded(.down)), n - 1) }
 }
 
+/// Runs `body` with the fp32 values of a stored weight: the mapped bytes themselves when they are F32 (no copy of
+/// the up to 28 MB kernel of a 512-channel convolution at every call), otherwise a decoded copy.
+func withWeightFloats<R>(_ p: Parameter, _ name: String, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+    let w = try p.weight(name)
+    if w.type == .f32, let base = w.bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0,
+       w.bytes.count == w.count * MemoryLayout<Float>.stride {
+        return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: w.count))
+    }
+    return try w.floats().withUnsafeBufferPointer(body)
+}
+
 /// A tensor whose values are left uninitialized, for outputs that a kernel writes in full: at 480×720 a decoder
 /// activation is up to 1.4 GB, and clearing it first would be a single-threaded pass (plus its page faults) over
 /// memory that is overwritten anyway.
 func uninitializedTensor(_ shape: [Int]) -> Tensor {
     let n = shape.reduce(1, *)
     return Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
+}
+
+/// Recycles the decoder's large activation buffers within one pass (owned by its `CausalCache`). Every decoder
+/// activation used to be a fresh allocation of up to 1.4 GB that the allocator maps anew and the kernel faults in
+/// and zeroes page by page, about a tenth of the decode's CPU time; a resnet block's conv outputs, normalized
+/// copies and residuals all have one size, so the buffers a block releases are the ones the next block needs.
+///
+/// Peak memory is not raised: a request the pool cannot serve exactly first frees everything the pool holds, and
+/// the pool keeps at most `capacity` buffers. Buffers handed in must be referenced only by the tensor given (a
+/// shared one stays correct, since writers copy on write, but is not reused in place).
+final class ActivationPool {
+    private var buffers: [[Float]] = []
+    let capacity: Int
+
+    /// Smaller buffers are neither kept nor a reason to free the kept ones.
+    static let minimumFloats = 1 << 20
+
+    init(capacity: Int = 2) { self.capacity = capacity }
+
+    /// Number of buffers held for reuse.
+    var heldBuffers: Int { buffers.count }
+
+    /// A tensor of `shape` with unspecified contents, for outputs that a kernel writes in full.
+    func take(_ shape: [Int]) -> Tensor {
+        let n = shape.reduce(1, *)
+        if let i = buffers.lastIndex(where: { $0.count == n }) {
+            return Tensor(shape: shape, data: buffers.remove(at: i))
+        }
+        if n >= Self.minimumFloats { buffers.removeAll() }
+        return uninitializedTensor(shape)
+    }
+
+    /// Takes `t`'s buffer (leaving `t` empty) for reuse.
+    func give(_ t: inout Tensor) {
+        let data = t.data
+        t = Tensor(shape: [0], data: [])
+        guard data.count >= Self.minimumFloats else { return }
+        buffers.append(data)
+        if buffers.count > capacity { buffers.removeFirst() }
+    }
+}
+
+/// `x`'s values in a buffer of `pool` (or a new one), copied by all threads.
+func pooledCopy(_ x: Tensor, _ pool: ActivationPool?) -> Tensor {
+    var out = pool?.take(x.shape) ?? uninitializedTensor(x.shape)
+    out.data.withUnsafeMutableBufferPointer { o in
+        x.data.withUnsafeBufferPointer { s in
+            nonisolated(unsafe) let O = o.baseAddress!, S = s.baseAddress!
+            Engine.parallelRanges(s.count, minimumChunk: 1 << 18) { r in (O + r.lowerBound).update(from: S + r.lowerBound, count: r.count) }
+        }
+    }
+    return out
 }
 
 /// Runs `body` with the base pointers of every tensor in `tensors`.
@@ -46,7 +109,19 @@ func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<Float>],
 func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [Int]? = nil, cols colMap: [Int]? = nil,
                      weight: [Float], bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int), stride: (Int, Int) = (1, 1),
                      padding: (Int, Int), extraEnd: (Int, Int) = (0, 0), bandFloats: Int = 1 << 22,
-                     winogradTile: Int = vaeWinogradTile) throws -> Tensor {
+                     winogradTile: Int = vaeWinogradTile, pool: ActivationPool? = nil) throws -> Tensor {
+    try weight.withUnsafeBufferPointer {
+        try virtualConvolve(parts, frames: frames, rows: rowMap, cols: colMap, weight: $0, bias: bias, outChannels: co, kernel: kernel,
+                            stride: stride, padding: padding, extraEnd: extraEnd, bandFloats: bandFloats, winogradTile: winogradTile,
+                            pool: pool)
+    }
+}
+
+/// `virtualConvolve` with the weights `[out, C·kT·kH·kW]` fp32 read in place (`withWeightFloats`).
+func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [Int]? = nil, cols colMap: [Int]? = nil,
+                     weight: UnsafeBufferPointer<Float>, bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int),
+                     stride: (Int, Int) = (1, 1), padding: (Int, Int), extraEnd: (Int, Int) = (0, 0), bandFloats: Int = 1 << 22,
+                     winogradTile: Int = vaeWinogradTile, pool: ActivationPool? = nil) throws -> Tensor {
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
     for p in parts where p.shape[0] != b || p.shape[1] != c || p.shape[3] != h || p.shape[4] != w {
@@ -80,7 +155,7 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
     if m > 0 && kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && extraEnd == (0, 0) && ho >= m && wo >= m {
         return winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: weight, bias: bias,
                                 outChannels: co, kt: kt, outSize: (ho, wo), tile: m,
-                                    bandFloats: bandFloats)
+                                bandFloats: bandFloats, pool: pool)
     }
 
     var out = Tensor(zeros: [b, co, to, ho, wo])
@@ -88,7 +163,8 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
     var col = [Float](repeating: 0, count: k * bandRows * wo)
     let plane = ho * wo
     withBases(parts[...], []) { bases in
-        weight.withUnsafeBufferPointer { wp in
+        do {
+            let wp = weight
             col.withUnsafeMutableBufferPointer { cp in
                 out.data.withUnsafeMutableBufferPointer { op in
                     colIndex.withUnsafeBufferPointer { cip in
@@ -147,16 +223,18 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
 }
 
 /// Copies virtual frames of `parts` into a new `[B, C, frames.count, H, W]` tensor (the next causal cache).
-func gatherFrames(_ parts: [Tensor], _ frames: [VirtualFrame]) -> Tensor {
+func gatherFrames(_ parts: [Tensor], _ frames: [VirtualFrame], pool: ActivationPool? = nil) -> Tensor {
     let s0 = parts[0].shape
     let (b, c, plane) = (s0[0], s0[1], s0[3] * s0[4])
-    var out = uninitializedTensor([b, c, frames.count, s0[3], s0[4]])  // every frame is copied
-    for (i, f) in frames.enumerated() {
-        let src = parts[f.part], t = src.shape[2]
-        for bc in 0..<(b * c) {
-            let so = (bc * t + f.t) * plane, d = (bc * frames.count + i) * plane
-            out.data.withUnsafeMutableBufferPointer { o in
-                src.data.withUnsafeBufferPointer { s in (o.baseAddress! + d).update(from: s.baseAddress! + so, count: plane) }
+    var out = pool?.take([b, c, frames.count, s0[3], s0[4]]) ?? uninitializedTensor([b, c, frames.count, s0[3], s0[4]])  // every frame is copied
+    let nf = frames.count, partFrames = parts.map { $0.shape[2] }
+    withBases(parts[...], []) { bases in
+        out.data.withUnsafeMutableBufferPointer { o in
+            nonisolated(unsafe) let O = o.baseAddress!, B = bases
+            Engine.parallelFor(b * c) { bc in  // up to 180 MB per cache at 480×720: copied by all threads
+                for (i, f) in frames.enumerated() {
+                    (O + (bc * nf + i) * plane).update(from: B[f.part] + (bc * partFrames[f.part] + f.t) * plane, count: plane)
+                }
             }
         }
     }
@@ -193,14 +271,14 @@ func addInPlace(_ x: inout Tensor, _ y: Tensor) {
 }
 
 /// A 1×1×1 `Conv3d` (no padding, stride 1) as one GEMM per batch element and frame straight on the input planes.
-func pointwiseConv(_ x: Tensor, _ conv: Conv3d) throws -> Tensor {
+func pointwiseConv(_ x: Tensor, _ conv: Conv3d, pool: ActivationPool? = nil) throws -> Tensor {
     guard x.rank == 5, x.shape[1] == conv.inChannels, conv.kernel == (1, 1, 1), conv.stride == (1, 1, 1), conv.padding == (0, 0, 0) else {
         return try conv(x)
     }
     let (b, c, t, plane) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3] * x.shape[4])
     let co = conv.outChannels
     let weight = try conv.weight.floats("weight"), bias = try conv.bias?.floats("bias")
-    var out = uninitializedTensor([b, co, t, x.shape[3], x.shape[4]])  // every plane is a GEMM output
+    var out = pool?.take([b, co, t, x.shape[3], x.shape[4]]) ?? uninitializedTensor([b, co, t, x.shape[3], x.shape[4]])  // every plane is a GEMM output
     x.data.withUnsafeBufferPointer { xp in
         weight.withUnsafeBufferPointer { wp in
             out.data.withUnsafeMutableBufferPointer { op in

@@ -29,7 +29,17 @@ let vaeWinogradTile: Int = {
 /// between calls (`WinogradWorkspace`).
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: [Float],
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
-                      bandFloats: Int, minimumBandTiles: Int = 192) -> Tensor {
+                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil) -> Tensor {
+    weight.withUnsafeBufferPointer {
+        winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: $0, bias: bias, outChannels: co, kt: kt,
+                         outSize: outSize, tile: m, bandFloats: bandFloats, minimumBandTiles: minimumBandTiles, pool: pool)
+    }
+}
+
+/// `winogradConvolve` with the weights read in place.
+func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: UnsafeBufferPointer<Float>,
+                      bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
+                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil) -> Tensor {
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
     let partFrames = parts.map { $0.shape[2] }
@@ -49,11 +59,12 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     let perTileRow = xi * (kt * c + coPad) * ntw
     // Bands small enough for the transformed inputs to stay in cache between their transform and their products,
     // but of at least `minimumBandTiles` tiles (192 = 6 register tiles of the GEMM).
-    let bandRows = max(1, min(nth, max((minimumBandTiles + ntw - 1) / ntw, bandFloats / max(perTileRow, 1))))
+    let baseRows = max(1, min(nth, max((minimumBandTiles + ntw - 1) / ntw, bandFloats / max(perTileRow, 1))))
+    let bandRows = winogradBandRows(base: baseRows, tileRows: nth, tilesPerRow: ntw, lanes: nr)
     let maxTiles = (bandRows * ntw + nr - 1) / nr * nr
     let slotStride = xi * c * maxTiles
     let vCount = kt * slotStride, pCount = xi * coPad * maxTiles
-    var out = uninitializedTensor([b, co, to, ho, wo])  // the inverse transforms write every output value
+    var out = pool?.take([b, co, to, ho, wo]) ?? uninitializedTensor([b, co, to, ho, wo])  // the inverse transforms write every output value
     let plane = ho * wo
     let scratchFloats = Int(ck_winograd_scratch_floats(Int32(m), Int32(ntw)))
 
@@ -72,7 +83,8 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     // the workspace is not cleared.
     WinogradWorkspace.shared.withBuffer(floats: uCount + sCount + workers * perWorker) { work in
         withBases(parts[...], []) { bases in
-            weight.withUnsafeBufferPointer { wp in
+            do {
+                let wp = weight
                 out.data.withUnsafeMutableBufferPointer { op in
                     rowIdx.withUnsafeBufferPointer { rp in
                         withOptionalPointer(colIdx) { cip in
@@ -173,6 +185,34 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
         }
     }
     return out
+}
+
+/// Tile rows per band: of `base` … 2·`base` (at most `tileRows`), the count that finishes first on `threads`
+/// threads, counting each band's tiles rounded up to a multiple of `lanes` (the GEMM's padding columns) and the
+/// threads' idle tail (`winogradConvolve` hands whole bands to threads when there are at least 2 per thread,
+/// otherwise the threads share each band's steps, counted 10 % slower for their joins); fewer padding columns,
+/// then fewer rows on ties. With 46 tiles per row (120×184) bands of 5 rows pad 230 tiles to 256.
+func winogradBandRows(base: Int, tileRows: Int, tilesPerRow: Int, lanes: Int, threads: Int = Engine.threads) -> Int {
+    var best = base, bestSpan = Int.max, bestPadded = Int.max
+    for r in base...max(base, min(tileRows, 2 * base)) {
+        var bands: [Int] = []
+        var r0 = 0
+        while r0 < tileRows {
+            bands.append((min(r, tileRows - r0) * tilesPerRow + lanes - 1) / lanes * lanes)
+            r0 += r
+        }
+        let padded = bands.reduce(0, +)
+        let span: Int
+        if threads > 1 && bands.count >= 2 * threads {
+            var load = [Int](repeating: 0, count: threads)
+            for t in bands { load[load.indices.min { load[$0] < load[$1] }!] += t }
+            span = load.max()!
+        } else {
+            span = padded * 11 / (10 * max(threads, 1))
+        }
+        if span < bestSpan || (span == bestSpan && padded < bestPadded) { best = r; bestSpan = span; bestPadded = padded }
+    }
+    return best
 }
 
 /// Runs `body` with the base address of `array`, or nil.
