@@ -166,9 +166,11 @@ extension Ops {
         let skp = Int(ck_attention_bf16_padded_keys(Int32(sk)))
         let bf16 = precision == .bf16
         // bf16: K and V as bf16; f32: K only (V is read in place).
-        var kp16 = [UInt16](repeating: 0, count: bf16 ? b * h * skp * d : 0)
-        var vp16 = [UInt16](repeating: 0, count: bf16 ? b * h * skp * d : 0)
-        var kp32 = [Float](repeating: 0, count: bf16 ? 0 : b * h * skp * d)
+        // The pack functions write every element, padding included: no clearing first.
+        func uninitialized<T>(_ n: Int, _: T.Type) -> [T] { [T](unsafeUninitializedCapacity: n) { _, count in count = n } }
+        var kp16 = uninitialized(bf16 ? b * h * skp * d : 0, UInt16.self)
+        var vp16 = uninitialized(bf16 ? b * h * skp * d : 0, UInt16.self)
+        var kp32 = uninitialized(bf16 ? 0 : b * h * skp * d, Float.self)
         nonisolated(unsafe) let K = k, V = v, Q = q, O = out
         kp16.withUnsafeMutableBufferPointer { k16 in
             vp16.withUnsafeMutableBufferPointer { v16 in
