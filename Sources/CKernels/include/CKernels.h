@@ -38,6 +38,9 @@ int ck_attention_rows(int nq, int sk, int d, const float *q, const float *kt, co
 /// returned to the kernel only beyond `bytes` at the top (M_MMAP_THRESHOLD and M_TRIM_THRESHOLD). Returns 1 when
 /// applied, 0 elsewhere.
 int ck_malloc_keep_large_blocks(int bytes);
+/// Undoes ck_malloc_keep_large_blocks: blocks above 32 MB get their own mmap again (glibc's own upper threshold),
+/// and the free heap memory is returned to the kernel (malloc_trim).
+void ck_malloc_release_large_blocks(void);
 /// 1 when the CPU can run ck_attention_rows_packed (AVX-512 F/BW/VL); else 0 (use ck_attention_rows).
 int ck_attention_packed_available(void);
 /// Packs one head's K (fp32 rows [sk×d], row stride ldk) for ck_attention_rows_packed: kp holds

@@ -465,8 +465,14 @@ public final class CogVideoXTransformer3D: Module {
     ///   - rotary: RoPE tables from `PositionalEmbeddings.rotary3D` (RoPE variants only).
     public func callAsFunction(hiddenStates x: Tensor, encoderHiddenStates enc: Tensor, timestep: [Float], ofs: Float? = nil,
                                rotary: RotaryTables? = nil) throws -> Tensor {
+        try Engine.withLargeBlocksInHeap {
+            try forward(hiddenStates: x, encoderHiddenStates: enc, timestep: timestep, ofs: ofs, rotary: rotary)
+        }
+    }
+
+    private func forward(hiddenStates x: Tensor, encoderHiddenStates enc: Tensor, timestep: [Float], ofs: Float?,
+                         rotary: RotaryTables?) throws -> Tensor {
         let c = config
-        _ = Engine.largeBlocksStayInHeap
         guard x.rank == 5, x.shape[2] == c.inChannels else {
             throw ModuleError.shapeMismatch("hidden_states", expected: [-1, -1, c.inChannels, -1, -1], found: x.shape)
         }
