@@ -95,14 +95,14 @@ final class CogVideoXLayerNormZero: Module {
 
     /// The joint sequence `[B, T + N, D]` (text first, as diffusers concatenates it): the text `e` `[B, T, D]` and
     /// video `h` `[B, N, D]` normalized together and each modulated with its own shift and scale, built in one
-    /// parallel pass that reads each source row once and writes its normalized, modulated row (the same arithmetic
-    /// as `LayerNorm.applyInPlace` then the modulation; no cleared buffer, no separate copy). Also returns the gates
-    /// (video, text) `[B·D]`.
+    /// parallel pass that reads each source row once and writes its normalized, modulated row (the arithmetic of
+    /// `LayerNorm.applyInPlace` then the modulation, with the Double statistics summed in 8 lanes so they
+    /// vectorize; no cleared buffer, no separate copy). Also returns the gates (video, text) `[B·D]`.
     func joint(_ h: Tensor, _ e: Tensor, siluEmb: Tensor) throws -> (Tensor, [Float], [Float]) {
         let d = norm.dim, b = h.shape[0], n = h.shape[1], t = e.shape[1], s = t + n
         let m = try linear(siluEmb).data   // [B, 6D]: shift, scale, gate, enc_shift, enc_scale, enc_gate
         let w = try norm.weight?.floats("weight"), nb = try norm.bias?.floats("bias")
-        let eps = Double(norm.eps)
+        let eps = Double(norm.eps), d8 = d & ~7
         var joint = Tensor.uninitialized([b, s, d])
         joint.data.withUnsafeMutableBufferPointer { p in
             e.data.withUnsafeBufferPointer { ep in
@@ -118,11 +118,17 @@ final class CogVideoXLayerNormZero: Module {
                                         let bi = row / s, ti = row % s, isText = ti < t
                                         let src = isText ? E + (bi * t + ti) * d : H + (bi * n + ti - t) * d
                                         let shift = mb + (bi * 6 + (isText ? 3 : 0)) * d, scale = mb + (bi * 6 + (isText ? 4 : 1)) * d
-                                        var mean = 0.0
-                                        for i in 0..<d { mean += Double(src[i]) }
-                                        mean /= Double(d)
-                                        var v = 0.0
-                                        for i in 0..<d { let c = Double(src[i]) - mean; v += c * c }
+                                        // Double statistics in 8 lanes (vectorized), the rest scalar.
+                                        var acc = SIMD8<Double>(), mean = 0.0
+                                        for i in stride(from: 0, to: d8, by: 8) { for l in 0..<8 { acc[l] += Double(src[i + l]) } }
+                                        for i in d8..<d { mean += Double(src[i]) }
+                                        mean = (mean + acc.sum()) / Double(d)
+                                        var acc2 = SIMD8<Double>(), v = 0.0
+                                        for i in stride(from: 0, to: d8, by: 8) {
+                                            for l in 0..<8 { let c = Double(src[i + l]) - mean; acc2[l] += c * c }
+                                        }
+                                        for i in d8..<d { let c = Double(src[i]) - mean; v += c * c }
+                                        v += acc2.sum()
                                         let mf = Float(mean), invf = Float(1 / (v / Double(d) + eps).squareRoot())
                                         let x = base + row * d
                                         for i in 0..<d {
@@ -223,8 +229,7 @@ final class CogVideoXAttention: Module {
             func project(_ linear: Linear, _ norm: LayerNorm?) throws -> Tensor {
                 var x = try CogVideoXAttention.rowView(linear, rows)(s)
                 if let norm {
-                    try norm.applyInPlace(&x.data)
-                    if let rotary { CogVideoXAttention.applyRotaryTokenMajor(&x, rotary, heads: g, from: textLength) }
+                    try CogVideoXAttention.normalizeAndRotate(&x, norm, heads: g, rotary: rotary, from: textLength)
                 }
                 return x
             }
@@ -271,6 +276,71 @@ final class CogVideoXAttention: Module {
             viewBias.value = WeightTensor.owned(name: "bias", shape: [rows.count], values: Array(try bias.floats("bias")[rows]))
         }
         return view
+    }
+
+    /// The per-head LayerNorm (`norm_q`/`norm_k`) and the RoPE rotation of tokens `start…` in one parallel pass over
+    /// the token-major x `[B, S, heads, hd]` (each head row is read once and written once). The statistics are
+    /// Double like `LayerNorm.applyInPlace`, summed in 8 lanes (so they vectorize; the order differs from a single
+    /// running sum only in the last bits of a Double); the normalization and the rotation are the same Float
+    /// operations as `applyInPlace` followed by `applyRotaryTokenMajor`.
+    static func normalizeAndRotate(_ x: inout Tensor, _ norm: LayerNorm, heads: Int, rotary r: RotaryTables?,
+                                   from start: Int) throws {
+        let hd = norm.dim
+        guard hd % 8 == 0, x.count % hd == 0 else {
+            try norm.applyInPlace(&x.data)
+            if let r { applyRotaryTokenMajor(&x, r, heads: heads, from: start) }
+            return
+        }
+        let w = try norm.weight?.floats("weight"), nb = try norm.bias?.floats("bias")
+        let eps = Double(norm.eps), b = max(1, x.shape[0]), s = x.count / (heads * hd) / b
+        let tokens = b * s
+        x.data.withUnsafeMutableBufferPointer { p in
+            (w ?? []).withUnsafeBufferPointer { wp in
+                (nb ?? []).withUnsafeBufferPointer { bp in
+                    (r?.cos.data ?? []).withUnsafeBufferPointer { cp in
+                        (r?.sin.data ?? []).withUnsafeBufferPointer { sp in
+                            nonisolated(unsafe) let P = p.baseAddress!
+                            nonisolated(unsafe) let W = w == nil ? nil : wp.baseAddress, B = nb == nil ? nil : bp.baseAddress
+                            nonisolated(unsafe) let C = r == nil ? nil : cp.baseAddress, S = r == nil ? nil : sp.baseAddress
+                            Engine.parallelRanges(tokens, minimumChunk: 64) { range in
+                                for token in range {
+                                    let t = token % s
+                                    let table = t >= start ? C.map { _ in (t - start) * hd } : nil
+                                    for hi in 0..<heads {
+                                        let row = P + (token * heads + hi) * hd
+                                        var acc = SIMD8<Double>()
+                                        for i in stride(from: 0, to: hd, by: 8) {
+                                            for l in 0..<8 { acc[l] += Double(row[i + l]) }
+                                        }
+                                        let mean = acc.sum() / Double(hd)
+                                        var acc2 = SIMD8<Double>()
+                                        for i in stride(from: 0, to: hd, by: 8) {
+                                            for l in 0..<8 { let c = Double(row[i + l]) - mean; acc2[l] += c * c }
+                                        }
+                                        let mf = Float(mean), invf = Float(1 / (acc2.sum() / Double(hd) + eps).squareRoot())
+                                        for i in 0..<hd {
+                                            var y = (row[i] - mf) * invf
+                                            if let W { y *= W[i] }
+                                            if let B { y += B[i] }
+                                            row[i] = y
+                                        }
+                                        if let tr = table, let C, let S {
+                                            var j = 0
+                                            while j < hd {
+                                                let x0 = row[j], x1 = row[j + 1]
+                                                row[j] = x0 * C[tr + j] + (-x1) * S[tr + j]
+                                                row[j + 1] = x1 * C[tr + j + 1] + x0 * S[tr + j + 1]
+                                                j += 2
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Interleaved-pair rotation (`x·cos + rot(x)·sin`, rot = (−x₁, x₀)) of tokens `start…` of every head of the
