@@ -28,10 +28,10 @@ for step in $STEPS; do
         attention) run attention "$PY" Benchmarks/attention.py ;;
         t5) run t5 "$PY" Benchmarks/t5_encoder.py --dir "$OUT/t5" ;;
         transformer-1606) run transformer-1606 "$PY" Benchmarks/transformer.py model --tmp "$OUT" ;;
-        transformer-block) run transformer-block "$PY" Benchmarks/transformer.py block --torch --types f32,q8_0 --tmp "$OUT" ;;
+        transformer-block) run transformer-block "$PY" Benchmarks/transformer.py block --torch --types f32,q8_0+f32attn,q8_0+bf16attn --tmp "$OUT" ;;
         transformer-17776) run transformer-17776 "$PY" Benchmarks/transformer.py model --frames 49 --height 480 --width 720 --repeats 1 --tmp "$OUT" ;;
         vae-240) run vae-240 "$PY" Benchmarks/vae_decode.py --frames 4 --height 240 --width 368 --types f32,f16,bf16 --workdir "$OUT/vae" ;;
-        vae-480) run vae-480 "$PY" Benchmarks/vae_decode.py --frames 13 --height 480 --width 720 --tile --types f32,bf16 --reuse-diffusers --workdir "$OUT/vae" ;;
+        vae-480) run vae-480 "$PY" Benchmarks/vae_decode.py --frames 13 --height 480 --width 720 --tile --types f32 --reuse-diffusers --workdir "$OUT/vae" ;;
         *) echo "unknown step $step" >&2; exit 2 ;;
     esac
 done
