@@ -42,10 +42,13 @@ static void transpose_copy(const float *src, size_t lds, int rows, int cols, flo
 // per 1024 of K instead of once per 256; at transformer shapes (C of 100+ MB) that traffic is what limited the
 // kernel (measured on Zen 5, 2 threads, 4096×1920×1920: KC 256 → 378 GFLOP/s, 768 → 450, 1024 → 465; OpenBLAS
 // SkylakeX 478). KC stays a multiple of 256 so decoded column blocks start on every GGML block boundary.
-enum { MR = 12, NR = 32, KC = 1024, MC = 96, NC = 2048 };
+// A K of at most KC_WHOLE is one block (kc = K): C is then written once, never read back, which at the transformer's
+// K = 1920 gave +11 % at 17776×1920×5120 and +5 % at 4096×1920×1920 (2 threads, CPU-time throughput, A/B in one
+// run); larger K (4096 and up) measured best in 1024 blocks.
+enum { MR = 12, NR = 32, KC = 1024, KC_WHOLE = 2048, MC = 96, NC = 2048 };
 
 /// Per-thread packing buffer, kept between calls (a fresh 16 MB allocation per call costs page faults on every
-/// GEMM). Grows to the largest request of its thread: at most (NC + MC + NC) × KC floats ≈ 16.4 MB.
+/// GEMM). Grows to the largest request of its thread: at most (NC + MC + NC) × KC_WHOLE floats ≈ 33 MB.
 static _Thread_local float *tls_buffer = NULL;
 static _Thread_local size_t tls_capacity = 0;
 
@@ -159,7 +162,8 @@ static int gemm_packed(int M, int N, int K, const float *A, int lda, const bsour
         if (!accumulate) for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * N);
         return 0;
     }
-    int ncMax = N < NC ? N : NC, kcMax = K < KC ? K : KC, mcMax = M < MC ? M : MC;
+    const int kcBlock = K <= KC_WHOLE ? K : KC;
+    int ncMax = N < NC ? N : NC, kcMax = K < kcBlock ? K : kcBlock, mcMax = M < MC ? M : MC;
     size_t bsize = (size_t)((ncMax + NR - 1) / NR) * NR * kcMax;
     size_t asize = (size_t)((mcMax + MR - 1) / MR) * MR * kcMax;
     size_t tsize = src->mode == 2 ? (size_t)ncMax * kcMax : 0;
@@ -172,8 +176,8 @@ static int gemm_packed(int M, int N, int K, const float *A, int lda, const bsour
 #endif
     for (int j0 = 0; j0 < N; j0 += NC) {
         int nc = N - j0 < NC ? N - j0 : NC;
-        for (int p0 = 0; p0 < K; p0 += KC) {
-            int kc = K - p0 < KC ? K - p0 : KC;
+        for (int p0 = 0; p0 < K; p0 += kcBlock) {
+            int kc = K - p0 < kcBlock ? K - p0 : kcBlock;
             int acc = accumulate || p0 > 0;
             pack_b(src, j0, nc, p0, kc, bp, tmp);
             for (int i0 = 0; i0 < M; i0 += MC) {

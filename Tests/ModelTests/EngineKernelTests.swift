@@ -130,7 +130,8 @@ func flashAttentionKernelMatchesMaterializedSoftmax(_ sq: Int, _ sk: Int, _ d: I
 
 /// The built-in GEMM (used when OpenBLAS is absent) on shapes that cover every register-tile and panel edge,
 /// with leading dimensions larger than the rows and accumulation into C.
-@Test(arguments: [(1, 1, 1), (7, 33, 5), (29, 70, 300), (64, 96, 1), (130, 257, 129), (100, 2100, 1100)])
+/// K up to 2048 is one block (1100); beyond it, 1024-wide blocks with a partial last one (2600).
+@Test(arguments: [(1, 1, 1), (7, 33, 5), (29, 70, 300), (64, 96, 1), (130, 257, 129), (100, 2100, 1100), (33, 70, 2600)])
 func builtinGEMMMatchesTheDefinition(_ m: Int, _ n: Int, _ k: Int) {
     var r = Rand(g: UInt64(m * n + k))
     let (lda, ldb, ldc) = (k + 3, k + 1, n + 2)
@@ -153,10 +154,10 @@ func builtinGEMMMatchesTheDefinition(_ m: Int, _ n: Int, _ k: Int) {
     }
 }
 
-/// Linear on stored types through the decoding GEMM: K within one 1024-wide decode block, and K spanning a whole
-/// block plus a partial one with N past one 2048-row panel; N split across threads at a non-multiple of the
-/// 32-column strips.
-@Test(arguments: [GGMLType.f16, .bf16, .q8_0, .q4_0, .q5_1], [(50, 300, 544), (20, 2200, 1312)])
+/// Linear on stored types through the decoding GEMM: K decoded as one block (544, 1312: K ≤ 2048), and K spanning two
+/// whole 1024-wide blocks plus a partial one (2592), with N past one 2048-row panel; N split across threads at a
+/// non-multiple of the 32-column strips.
+@Test(arguments: [GGMLType.f16, .bf16, .q8_0, .q4_0, .q5_1], [(50, 300, 544), (20, 2200, 1312), (6, 2200, 2592)])
 func decodingGEMMMatchesTheDecodedWeightsAcrossBlocksAndThreads(_ type: GGMLType, _ size: (Int, Int, Int)) throws {
     var r = Rand(g: 19)
     let (m, n, k) = size

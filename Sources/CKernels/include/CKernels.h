@@ -82,11 +82,13 @@ void ck_gelu(float *x, size_t n, int approximate);
 void ck_softmax_rows(float *x, size_t rows, size_t n);
 
 /// Writes fp32 values of B rows [row0, row0+nrows) (output features of a weight [N×K]), columns [col0, col0+ncols),
-/// row-major into dst (ncols per row). col0 is a multiple of ck_gemm_kc(); ncols is ck_gemm_kc() or the rest of K.
+/// row-major into dst (ncols per row). col0 is a multiple of ck_gemm_kc() (or 0 with ncols = K when K ≤ 2048, one block);
+/// ncols is ck_gemm_kc() or the rest of K.
 typedef void (*ck_decode_fn)(void *ctx, int row0, int nrows, int col0, int ncols, float *dst);
 
 /// The built-in packed GEMM (AVX-512 12×32 register tiles, portable fallback), single-threaded; callers split N or
-/// M across threads. Each returns 0, or -1 when its ≈ 2 MB of packing buffers cannot be allocated.
+/// M across threads. Each returns 0, or -1 when its packing buffers (kept per thread between calls, at most ≈ 33 MB)
+/// cannot be allocated.
 /// C[M×N] (+)= A[M×K] · B[N×K]ᵀ.
 int ck_gemm_nt_packed(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc, int accumulate);
 /// C[M×N] (+)= A[M×K] · B[K×N].
