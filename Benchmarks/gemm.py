@@ -5,7 +5,8 @@
     swift build -c release --product cogvideo-bench
     /work/venv/bin/python Benchmarks/gemm.py [--threads 2] [--types f32,f16,bf16,q8_0] [--shapes 4096x1920x1920,...]
 
-Swift runs its built-in GEMM; with COGVIDEO_GEMM=openblas in the environment its f32 row is OpenBLAS instead.
+Swift's f32 row runs OpenBLAS (single-threaded per engine thread) when libopenblas is installed, its built-in GEMM
+with COGVIDEO_GEMM=builtin in the environment (or without OpenBLAS); the other types always run the built-in GEMM.
 """
 import argparse
 import json
@@ -51,7 +52,7 @@ def main():
             out = subprocess.run([args.bench, "gemm", t, str(m), str(k), str(n), str(args.repeats), str(args.threads)],
                                  check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            label = f"swift {t}" + (f" [OpenBLAS {r['blas_core']}]" if r["blas"] and t == "f32" else "")
+            label = f"swift {t}" + ((f" [OpenBLAS {r['blas_core']}]" if r["blas"] else " [built-in]") if t == "f32" else "")
             print(f"{m:>6} {k:>5} {n:>5}  {label:<30}{r['gflops']:>9.1f}{r['gflops'] / ref:>14.2f}x", flush=True)
 
 

@@ -4,14 +4,14 @@
 #
 #   Benchmarks/sweep.sh [OUT] [STEP ...]      (default OUT: /tmp/cogvideo-sweep; default: every step)
 #
-# Steps: gemm gemm-openblas attention t5 transformer-1606 transformer-block transformer-17776 vae-240 vae-480
+# Steps: gemm gemm-builtin attention t5 transformer-1606 transformer-block transformer-17776 vae-240 vae-480
 # Needs: `swift build -c release --product cogvideo-bench --product cogvideo-convert` and a Python with torch,
 # diffusers and transformers (PYTHON, default /work/venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/cogvideo-sweep}
 shift || true
-STEPS=${*:-gemm gemm-openblas attention t5 transformer-1606 transformer-block transformer-17776 vae-240 vae-480}
+STEPS=${*:-gemm gemm-builtin attention t5 transformer-1606 transformer-block transformer-17776 vae-240 vae-480}
 PY=${PYTHON:-/work/venv/bin/python}
 mkdir -p "$OUT"
 
@@ -24,7 +24,7 @@ run() {  # NAME COMMAND...
 for step in $STEPS; do
     case $step in
         gemm) run gemm "$PY" Benchmarks/gemm.py --types f32,f16,bf16,q8_0,q4_0 ;;
-        gemm-openblas) run gemm-openblas env COGVIDEO_GEMM=openblas "$PY" Benchmarks/gemm.py --types f32 ;;
+        gemm-builtin) run gemm-builtin env COGVIDEO_GEMM=builtin "$PY" Benchmarks/gemm.py --types f32 ;;
         attention) run attention "$PY" Benchmarks/attention.py ;;
         t5) run t5 "$PY" Benchmarks/t5_encoder.py --dir "$OUT/t5" ;;
         transformer-1606) run transformer-1606 "$PY" Benchmarks/transformer.py model --tmp "$OUT" ;;

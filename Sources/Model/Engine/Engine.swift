@@ -5,9 +5,7 @@ import Foundation
 /// Process-wide engine settings.
 public enum Engine {
     /// Worker threads for parallel loops and the GEMM (default: all active cores).
-    nonisolated(unsafe) public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount {
-        didSet { if blasAvailable { _ = ck_blas_init(Int32(threads)) } }
-    }
+    nonisolated(unsafe) public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     /// Stored-type (F16/BF16/Q8_0/…) Linear weights: decode whole-row panels and run OpenBLAS (`true`, set by
     /// `COGVIDEO_DECODED_GEMM=blas`) instead of the built-in GEMM that decodes inside its packing step (default).
@@ -21,16 +19,16 @@ public enum Engine {
         ProcessInfo.processInfo.environment["COGVIDEO_Q8_ACTIVATIONS"] != "f32" && ck_int8_gemm_available() != 0
 
     /// Products with fewer multiply-adds (M·N·K) than this use the built-in GEMM even when OpenBLAS is loaded: its
-    /// thread start-up and spin-waiting cost more than they save on small products (2^27 ≈ 512×512×512).
+    /// buffer set-up costs more than it saves on small products (2^27 ≈ 512×512×512).
     @usableFromInline static let blasMinimumProduct = 1 << 27
 
-    /// True when OpenBLAS is loaded and runs the large fp32 products: only with `COGVIDEO_GEMM=openblas` (and
-    /// libopenblas installed). By default every product runs on the built-in AVX-512 GEMM: as fast as OpenBLAS's
-    /// SkylakeX kernels on a bare product, and faster inside the models, where OpenBLAS's own spinning threads
-    /// compete with the engine's threads between products (2b transformer block, 1,606 tokens: 1.5 s vs 2.0 s).
+    /// True when OpenBLAS is loaded and runs the large fp32 products (M·N·K ≥ `blasMinimumProduct`): whenever
+    /// libopenblas is installed, unless `COGVIDEO_GEMM=builtin`. OpenBLAS is set to one thread and called from each
+    /// engine thread on its share of C (`parallelGEMMSplit`), so none of its own threads spin between products and
+    /// compete with the engine's (with OpenBLAS's threads the 2b block at 1,606 tokens took 2.0 s against 1.5 s).
+    /// Measured on Zen 5, 2 threads: 17776×1920×5120 ≈ 8 % faster than the built-in GEMM, a 2b block ≈ 2–3 %.
     public static let blasAvailable: Bool =
-        ProcessInfo.processInfo.environment["COGVIDEO_GEMM"] == "openblas"
-        && ck_blas_init(Int32(ProcessInfo.processInfo.activeProcessorCount)) != 0
+        ProcessInfo.processInfo.environment["COGVIDEO_GEMM"] != "builtin" && ck_blas_init(1) != 0
 
     /// The OpenBLAS kernel set in use ("SkylakeX" on AVX-512 CPUs, whatever OPENBLAS_CORETYPE the process inherited;
     /// `COGVIDEO_OPENBLAS_CORETYPE` chooses another), or nil when OpenBLAS is not in use.
@@ -79,14 +77,19 @@ public enum Engine {
 }
 
 /// C = A·Bᵀ (+C): A [M×K] row-major, B [N×K] row-major (a Linear weight), C [M×N] with row stride ldc.
-/// OpenBLAS for large products when loaded, else the built-in packed AVX-512 GEMM on the engine's threads.
+/// On the engine's threads: OpenBLAS (single-threaded per part) for large products when loaded, else the built-in
+/// packed AVX-512 GEMM.
 @inlinable func sgemmNT(_ M: Int, _ N: Int, _ K: Int, _ A: UnsafePointer<Float>, _ lda: Int, _ B: UnsafePointer<Float>, _ ldb: Int,
                         _ C: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool = false) {
+    nonisolated(unsafe) let C = C
     if Engine.blasAvailable && M * N * K >= Engine.blasMinimumProduct {
-        ck_sgemm_nt(Int32(M), Int32(N), Int32(K), A, Int32(lda), B, Int32(ldb), C, Int32(ldc), accumulate ? 1 : 0)
+        parallelGEMMSplit(M, N) { rows, cols in  // OpenBLAS single-threaded in each engine thread
+            ck_sgemm_nt(Int32(rows.count), Int32(cols.count), Int32(K), A + rows.lowerBound * lda, Int32(lda),
+                 B + cols.lowerBound * ldb, Int32(ldb), C + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc),
+                 accumulate ? 1 : 0)
+        }
         return
     }
-    nonisolated(unsafe) let C = C
     parallelGEMMSplit(M, N) { rows, cols in
         ck_sgemm_nt_builtin(Int32(rows.count), Int32(cols.count), Int32(K), A + rows.lowerBound * lda, Int32(lda),
                             B + cols.lowerBound * ldb, Int32(ldb), C + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc),
@@ -94,15 +97,19 @@ public enum Engine {
     }
 }
 
-/// C = A·B (+C): A [M×K], B [K×N], C [M×N], all row-major. OpenBLAS for large products when loaded, else the
-/// built-in GEMM on the engine's threads.
+/// C = A·B (+C): A [M×K], B [K×N], C [M×N], all row-major. On the engine's threads: OpenBLAS (single-threaded per
+/// part) for large products when loaded, else the built-in GEMM.
 @inlinable func sgemmNN(_ M: Int, _ N: Int, _ K: Int, _ A: UnsafePointer<Float>, _ lda: Int, _ B: UnsafePointer<Float>, _ ldb: Int,
                         _ C: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool = false) {
+    nonisolated(unsafe) let C = C
     if Engine.blasAvailable && M * N * K >= Engine.blasMinimumProduct {
-        ck_sgemm_nn(Int32(M), Int32(N), Int32(K), A, Int32(lda), B, Int32(ldb), C, Int32(ldc), accumulate ? 1 : 0)
+        parallelGEMMSplit(M, N) { rows, cols in  // OpenBLAS single-threaded in each engine thread
+            ck_sgemm_nn(Int32(rows.count), Int32(cols.count), Int32(K), A + rows.lowerBound * lda, Int32(lda),
+                 B + cols.lowerBound, Int32(ldb), C + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc),
+                 accumulate ? 1 : 0)
+        }
         return
     }
-    nonisolated(unsafe) let C = C
     parallelGEMMSplit(M, N) { rows, cols in
         ck_sgemm_nn(Int32(rows.count), Int32(cols.count), Int32(K), A + rows.lowerBound * lda, Int32(lda),
                     B + cols.lowerBound, Int32(ldb), C + rows.lowerBound * ldc + cols.lowerBound, Int32(ldc),
