@@ -64,7 +64,7 @@ func benchVAE(_ args: [String]) throws {
     try writer.write(to: output)
     let load = Double(t1 - t0) / 1e9, run = Double(t2 - t1) / 1e9
     let shape = y.shape.map(String.init).joined(separator: ",")
-    print(#"{"bench":"vae","impl":"swift","mode":"\#(mode)","type":"\#(type ?? "stored")","threads":\#(Engine.threads),"load_seconds":\#(load),"seconds":\#(run),"cpu_seconds":\#(c2 - c1),"peak_rss_mb":\#(peakRSSMegabytes()),"shape":[\#(shape)]}"#)
+    print(#"{"bench":"vae","impl":"swift","mode":"\#(mode)","type":"\#(type ?? "stored")","vae_precision":"\#(vae.precision.rawValue)","threads":\#(Engine.threads),"load_seconds":\#(load),"seconds":\#(run),"cpu_seconds":\#(c2 - c1),"peak_rss_mb":\#(peakRSSMegabytes()),"shape":[\#(shape)]}"#)
 }
 
 /// User + system CPU time of this process so far, in seconds (robust against other load on a shared machine).

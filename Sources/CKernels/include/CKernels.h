@@ -162,4 +162,21 @@ void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *const *u, 
 /// same frame (the replicated first frame of a causal convolution).
 void ck_winograd_prefix_sums(int kt, int ci, int co, const float *u, float *sums);
 
+// ---- bf16 products of the Winograd convolutions (Sources/CKernels/winograd_bf16.c) ----------------------------
+
+/// 1 when the CPU has AVX-512 BF16 (vdpbf16ps), the fast path of ck_winograd_gemm_bf16.
+int ck_winograd_bf16_available(void);
+
+/// Rounds fp32 rows src [groups][k][lanes] (lanes ≤ 32) to bf16 (nearest even) in pair layout
+/// dst [groups][⌈k/2⌉][lanes][2]: the values of rows 2p and 2p + 1 of one lane side by side (a zero row pads an odd k).
+/// dst may be src itself (converted in place, front to back). portable != 0: scalar code.
+void ck_winograd_bf16_pairs(const float *src, int groups, int k, int lanes, uint16_t *dst, int portable);
+
+/// ck_winograd_gemm with bf16 operands and fp32 accumulation: u[t] the pair-layout weights of tap t (strips of MR
+/// output channels u_strip uint16 values apart, [⌈ci/2⌉][MR][2] per tap; ck_winograd_bf16_pairs of the packed
+/// weights with groups = strips·kt, lanes = MR), v[t] the pair-layout input frame of tap t ([tiles/NR][⌈ci/2⌉][NR][2];
+/// lanes = NR). P as ck_winograd_gemm. AVX-512 BF16 (portable != 0 or without it: scalar). Single-threaded.
+void ck_winograd_gemm_bf16(int kt, int ci, int co, int tiles, const uint16_t *const *u, size_t u_strip,
+                           const uint16_t *const *v, float *p, int ldp, int portable);
+
 #endif

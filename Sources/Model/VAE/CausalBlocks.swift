@@ -14,6 +14,10 @@ final class CausalCache {
     let pool = ActivationPool()
     /// The same for the cached frames (another size: the last kT − 1 frames of an activation).
     let framePool = ActivationPool()
+    /// Precision of the Winograd products of this pass.
+    let precision: VAEPrecision
+
+    init(precision: VAEPrecision = .environment) { self.precision = precision }
 }
 
 /// `CogVideoXCausalConv3d` (pad_mode "first"/"constant"): time padding with copies of the first frame (or the
@@ -49,7 +53,7 @@ final class CogVideoXCausalConv3d: Module {
         let y = try withWeightFloats(conv.weight, "conv.weight") {
             try virtualConvolve(parts, frames: frames, weight: $0, bias: conv.bias?.floats("conv.bias"),
                                 outChannels: conv.outChannels, kernel: conv.kernel, padding: (conv.padding.1, conv.padding.2),
-                                pool: cache?.pool)
+                                pool: cache?.pool, bf16: (cache?.precision ?? .environment).usesBF16(weights: conv.weight.value?.type))
         }
         // The consumed cache (now referenced by `parts` only) serves the next convolution's cache, except in the
         // last chunk, which makes no more caches.
@@ -268,7 +272,7 @@ final class CogVideoXUpsample3D: Module {
     }
 
     /// The upsampled input is never built: im2col reads every source pixel through nearest index maps.
-    func callAsFunction(_ x: Tensor) throws -> Tensor {
+    func callAsFunction(_ x: Tensor, precision: VAEPrecision = .environment) throws -> Tensor {
         let (t, h, w) = (x.shape[2], x.shape[3], x.shape[4])
         let frames: [Int]
         if compressTime && t > 1 && t % 2 == 1 {
@@ -282,7 +286,8 @@ final class CogVideoXUpsample3D: Module {
             try virtualConvolve([x], frames: frames.map { VirtualFrame(part: 0, t: $0) },
                                 rows: nearestMap(from: h, to: 2 * h), cols: nearestMap(from: w, to: 2 * w),
                                 weight: $0, bias: conv.bias?.floats("conv.bias"),
-                                outChannels: conv.outChannels, kernel: (1, 3, 3), padding: (1, 1))
+                                outChannels: conv.outChannels, kernel: (1, 3, 3), padding: (1, 1),
+                                bf16: precision.usesBF16(weights: conv.weight.value?.type))
         }
     }
 }

@@ -5,6 +5,8 @@
 // nearest-neighbour index maps; GroupNorm + SpatialNorm + SiLU are applied in place.
 import CKernels
 import Foundation
+import GGUFLike
+import SafeTensors
 
 /// One frame of a virtual convolution input: frame `t` of `parts[part]` (`[B, C, T, H, W]`, all parts sharing
 /// B, C, H and W).
@@ -21,8 +23,14 @@ func nearestMap(from n: Int, to m: Int) -> [Int] {
 
 /// Runs `body` with the fp32 values of a stored weight: the mapped bytes themselves when they are F32 (no copy of
 /// the up to 28 MB kernel of a 512-channel convolution at every call), otherwise a decoded copy.
+///
+/// Afterwards the weight's pages of a safetensors mapping leave the resident set (`releaseMappedPages`): a decode
+/// reads each kernel once per frame chunk, and keeping every kernel it has read resident would add the whole
+/// decoder (≈ 420 MB in F32, 210 MB in F16) to the peak RSS; re-reading them from the page cache at the next chunk
+/// costs a minor fault per 4 KB page (≈ 0.1 s per chunk).
 func withWeightFloats<R>(_ p: Parameter, _ name: String, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
     let w = try p.weight(name)
+    defer { releaseMappedPages(w) }
     if w.type == .f32, let base = w.bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0,
        w.bytes.count == w.count * MemoryLayout<Float>.stride {
         return try body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: w.count))
@@ -30,13 +38,55 @@ func withWeightFloats<R>(_ p: Parameter, _ name: String, _ body: (UnsafeBufferPo
     return try w.floats().withUnsafeBufferPointer(body)
 }
 
+/// Drops the whole pages of `w`'s bytes from the resident set when they belong to a read-only safetensors mapping
+/// (`MappedFile`, PROT_READ + MAP_PRIVATE, never written): the next read faults them back in from the page cache
+/// with the same contents. Weights in any other memory (owned copies, GGUF) are left alone.
+func releaseMappedPages(_ w: WeightTensor) {
+    #if os(Linux)
+    guard w.owner is MappedFile, let base = w.bytes.baseAddress else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: base) + page - 1) / page * page
+    let end = (Int(bitPattern: base) + w.bytes.count) / page * page
+    guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(p, end - start, MADV_DONTNEED)
+    #endif
+}
+
+/// Precision of the VAE's Winograd products (the 3×3 convolutions, ≈ 3/4 of a decode's CPU time).
+public enum VAEPrecision: String, Sendable, CaseIterable {
+    /// bf16 products for convolutions whose weights are stored F16 or BF16 (they already carry 16-bit rounding),
+    /// fp32 for F32 weights. The default.
+    case auto
+    /// fp32 products everywhere.
+    case f32
+    /// bf16 products for every Winograd convolution, F32 weights too.
+    case bf16
+
+    /// `COGVIDEO_VAE_PRECISION` (`f32` or `bf16`; unset or anything else: `auto`).
+    public static let environment: VAEPrecision = {
+        switch ProcessInfo.processInfo.environment["COGVIDEO_VAE_PRECISION"]?.lowercased() {
+        case "f32", "fp32": return .f32
+        case "bf16": return .bf16
+        default: return .auto
+        }
+    }()
+
+    /// Whether a convolution with weights stored as `type` takes bf16 products (CPUs without AVX-512 BF16 always
+    /// use fp32, whatever this says).
+    func usesBF16(weights type: GGMLType?) -> Bool {
+        switch self {
+        case .f32: return false
+        case .bf16: return true
+        case .auto: return type == .f16 || type == .bf16
+        }
+    }
+}
+
 /// A tensor whose values are left uninitialized, for outputs that a kernel writes in full: at 480×720 a decoder
 /// activation is up to 1.4 GB, and clearing it first would be a single-threaded pass (plus its page faults) over
 /// memory that is overwritten anyway.
-func uninitializedTensor(_ shape: [Int]) -> Tensor {
-    let n = shape.reduce(1, *)
-    return Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
-}
+/// Forwards to `Tensor.uninitialized` (transparent huge pages for buffers of 4 MB and more: one fault per 2 MB).
+func uninitializedTensor(_ shape: [Int]) -> Tensor { Tensor.uninitialized(shape) }
 
 /// Recycles the decoder's large activation buffers within one pass (owned by its `CausalCache`). Every decoder
 /// activation used to be a fresh allocation of up to 1.4 GB that the allocator maps anew and the kernel faults in
@@ -117,11 +167,12 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
     }
 }
 
-/// `virtualConvolve` with the weights `[out, C·kT·kH·kW]` fp32 read in place (`withWeightFloats`).
+/// `virtualConvolve` with the weights `[out, C·kT·kH·kW]` fp32 read in place (`withWeightFloats`). `bf16`: the
+/// Winograd products in bf16 (`winogradConvolve`).
 func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [Int]? = nil, cols colMap: [Int]? = nil,
                      weight: UnsafeBufferPointer<Float>, bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int),
                      stride: (Int, Int) = (1, 1), padding: (Int, Int), extraEnd: (Int, Int) = (0, 0), bandFloats: Int = 1 << 22,
-                     winogradTile: Int = vaeWinogradTile, pool: ActivationPool? = nil) throws -> Tensor {
+                     winogradTile: Int = vaeWinogradTile, pool: ActivationPool? = nil, bf16: Bool = false) throws -> Tensor {
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
     for p in parts where p.shape[0] != b || p.shape[1] != c || p.shape[3] != h || p.shape[4] != w {
@@ -155,7 +206,7 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
     if m > 0 && kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && extraEnd == (0, 0) && ho >= m && wo >= m {
         return winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: weight, bias: bias,
                                 outChannels: co, kt: kt, outSize: (ho, wo), tile: m,
-                                bandFloats: bandFloats, pool: pool)
+                                bandFloats: bandFloats, pool: pool, bf16: bf16)
     }
 
     var out = Tensor(zeros: [b, co, to, ho, wo])

@@ -30,17 +30,22 @@ let vaeWinogradTile: Int = {
 /// 1.9 GB (4× its 468 MB of 3×3 kernels) to save about 1 % of the decode's CPU time (measured at 240×368).
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: [Float],
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
-                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil) -> Tensor {
+                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil, bf16: Bool = false) -> Tensor {
     weight.withUnsafeBufferPointer {
         winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: $0, bias: bias, outChannels: co, kt: kt,
-                         outSize: outSize, tile: m, bandFloats: bandFloats, minimumBandTiles: minimumBandTiles, pool: pool)
+                         outSize: outSize, tile: m, bandFloats: bandFloats, minimumBandTiles: minimumBandTiles, pool: pool, bf16: bf16)
     }
 }
 
 /// `winogradConvolve` with the weights read in place.
+///
+/// With `bf16` (and a CPU with AVX-512 BF16, else ignored) the transform-domain products take bf16 operands with
+/// fp32 accumulation (`ck_winograd_gemm_bf16`): the fp32 transformed weights and inputs are rounded to bf16 in place
+/// once they are complete. Transforms, accumulation and output stay fp32.
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: UnsafeBufferPointer<Float>,
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
-                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil) -> Tensor {
+                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil, bf16 requested: Bool = false) -> Tensor {
+    let bf16 = requested && ck_winograd_bf16_available() != 0
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
     let partFrames = parts.map { $0.shape[2] }
@@ -99,6 +104,14 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                             if merge {
                                 Engine.parallelFor(xi) { e in ck_winograd_prefix_sums(Int32(kt), Int32(c), Int32(co), U + e * uPer, S + e * uPer) }
                             }
+                            if bf16 {  // U (and S) rounded to the pair layout in place
+                                Engine.parallelFor(xi) { e in
+                                    ck_winograd_bf16_pairs(U + e * uPer, Int32(coPad / mr * kt), Int32(c), Int32(mr), halves(U + e * uPer), 0)
+                                    if merge {
+                                        ck_winograd_bf16_pairs(S + e * uPer, Int32(coPad / mr * kt), Int32(c), Int32(mr), halves(S + e * uPer), 0)
+                                    }
+                                }
+                            }
 
                             /// `body` over 0..<count, split across the engine's threads when `split`.
                             func ranges(_ count: Int, _ split: Bool, _ body: (Range<Int>) -> Void) {
@@ -129,6 +142,13 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                                                   sc, V + s * slotStride + ch * nr, c * ldt, c * nr)
                                             }
                                         }
+                                        if bf16 {  // the slot rounded to the pair layout in place, per transform element
+                                            let toPairs = { (e: Int) in
+                                                            let v = V + s * slotStride + e * c * ldt
+                                                ck_winograd_bf16_pairs(v, Int32(ldt / nr), Int32(c), Int32(nr), halves(v), 0)
+                                            }
+                                            if split { Engine.parallelFor(xi, toPairs) } else { for e in 0..<xi { toPairs(e) } }
+                                        }
                                     }
                                     guard f >= kt - 1 else { continue }
                                     let ot = f - kt + 1
@@ -136,11 +156,28 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                     // Leading taps on one transformed frame: one product with their weights' prefix sum.
                                     var run = 1
                                     while merge && run < kt && slots[run] == slots[0] { run += 1 }
-                                    let taps: [(weights: Int, slot: Int)] = run > 1
-                                        ? [(uCount + (run - 2) * c * mr, slots[0])] + (run..<kt).map { ($0 * c * mr, slots[$0]) }
-                                        : (0..<kt).map { ($0 * c * mr, slots[$0]) }
+                                    // Weights of a tap: (U or S, tap slot within it).
+                                    let taps: [(sums: Bool, tap: Int, slot: Int)] = run > 1
+                                        ? [(true, run - 2, slots[0])] + (run..<kt).map { (false, $0, slots[$0]) }
+                                        : (0..<kt).map { (false, $0, slots[$0]) }
                                     let product = { (e: Int) in
-                                        let a: [UnsafePointer<Float>?] = taps.map { UnsafePointer(work + $0.weights + e * uPer) }
+                                        if bf16 {
+                                            let c2 = (c + 1) / 2
+                                            let a: [UnsafePointer<UInt16>?] = taps.map {
+                                                UnsafePointer(halves(work + ($0.sums ? uCount : 0) + e * uPer) + $0.tap * c2 * mr * 2)
+                                            }
+                                            let v: [UnsafePointer<UInt16>?] = taps.map { UnsafePointer(halves(V + $0.slot * slotStride + e * c * ldt)) }
+                                            a.withUnsafeBufferPointer { ap in
+                                                v.withUnsafeBufferPointer { vp in
+                                                    ck_winograd_gemm_bf16(Int32(taps.count), Int32(c), Int32(co), Int32(tiles), ap.baseAddress!,
+                                                                          kt * c2 * mr * 2, vp.baseAddress!, P + e * coPad * ldt, Int32(ldt), 0)
+                                                }
+                                            }
+                                            return
+                                        }
+                                        let a: [UnsafePointer<Float>?] = taps.map {
+                                            UnsafePointer(work + ($0.sums ? uCount : 0) + $0.tap * c * mr + e * uPer)
+                                        }
                                         let v: [UnsafePointer<Float>?] = taps.map { UnsafePointer(V + $0.slot * slotStride + e * c * ldt) }
                                         a.withUnsafeBufferPointer { ap in
                                             v.withUnsafeBufferPointer { vp in
@@ -214,6 +251,11 @@ func winogradBandRows(base: Int, tileRows: Int, tilesPerRow: Int, lanes: Int, th
         if span < bestSpan || (span == bestSpan && padded < bestPadded) { best = r; bestSpan = span; bestPadded = padded }
     }
     return best
+}
+
+/// The same memory as bf16 values (the in-place pair layouts of the bf16 products).
+private func halves(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<UInt16> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self)
 }
 
 /// Runs `body` with the base address of `array`, or nil.
