@@ -2,6 +2,7 @@
 // online softmax (running max and sum per row), O = Σ softmax(S)·V. Nothing of size Sq×Sk is ever stored.
 #include "CKernels.h"
 #include "simd_exp.h"
+#include "simd_avx2.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,8 @@ AVX512 static void attention_rows_avx512(int nq, int sk, int d, const float *q, 
 // arithmetic, in the same order, as ck_attention_rows.
 
 #if defined(__x86_64__)
-AVX512 static void pack_k_f32(int sk, int d, const float *k, int ldk, float *kp) {
+// Plain C (no target attribute): shared by the AVX-512 and AVX2 paths.
+static void pack_k_f32(int sk, int d, const float *k, int ldk, float *kp) {
     const int skp = ck_attention_bf16_padded_keys(sk);
     for (int j0 = 0; j0 < skp; j0 += 16) {
         float *dst = kp + (size_t)j0 * d;
@@ -304,9 +306,123 @@ AVX512 static void attention_rows_packed(int nq, int sk, int d, const float *q, 
 }
 #endif
 
+// ---- AVX2 path on the same packed K (CPUs without AVX-512) ---------------------------------------------------
+//
+// The same tiles, online softmax and operation order as attention_rows_packed, on 8-lane vectors: Q·Kᵀ in
+// 6-row × 16-key register tiles (one packed group of 16 keys, 12 accumulators), P·V in 6-row × 16-channel tiles.
+
+#if defined(__x86_64__)
+CK_AVX2 static inline __attribute__((always_inline)) void qk_group_avx2(int MR, int d, const float *q, int ldq,
+                                                                       const float *kp, int ncol, float scale,
+                                                                       const float *bias, int ldb, float *s, __m256 *mx) {
+    __m256 acc[6][2];
+    for (int r = 0; r < MR; r++) { acc[r][0] = _mm256_setzero_ps(); acc[r][1] = _mm256_setzero_ps(); }
+    for (int c = 0; c < d; c++) {
+        __m256 k0 = _mm256_loadu_ps(kp + (size_t)c * 16), k1 = _mm256_loadu_ps(kp + (size_t)c * 16 + 8);
+        for (int r = 0; r < MR; r++) {
+            __m256 qv = _mm256_broadcast_ss(q + (size_t)r * ldq + c);
+            acc[r][0] = _mm256_fmadd_ps(qv, k0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(qv, k1, acc[r][1]);
+        }
+    }
+    const __m256i m0 = ck_lanes256(ncol), m1 = ck_lanes256(ncol - 8);
+    const __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
+    for (int r = 0; r < MR; r++) {
+        __m256 x0 = _mm256_mul_ps(acc[r][0], vs), x1 = _mm256_mul_ps(acc[r][1], vs);
+        if (bias) {
+            x0 = _mm256_add_ps(x0, _mm256_maskload_ps(bias + (size_t)r * ldb, m0));
+            x1 = _mm256_add_ps(x1, _mm256_maskload_ps(bias + (size_t)r * ldb + 8, m1));
+        }
+        _mm256_storeu_ps(s + (size_t)r * TK, x0);
+        _mm256_storeu_ps(s + (size_t)r * TK + 8, x1);
+        __m256 m = _mm256_max_ps(mx[r], _mm256_blendv_ps(ninf, x0, _mm256_castsi256_ps(m0)));
+        mx[r] = _mm256_max_ps(m, _mm256_blendv_ps(ninf, x1, _mm256_castsi256_ps(m1)));
+    }
+}
+
+CK_AVX2 static inline __attribute__((always_inline)) void pv_block_avx2(int MR, int d, int c0, const float *p,
+                                                                       const float *v, int ldv, int nk,
+                                                                       const float *corr, float *o, int ldo) {
+    const __m256i m0 = ck_lanes256(d - c0), m1 = ck_lanes256(d - c0 - 8);
+    __m256 acc[6][2];
+    for (int r = 0; r < MR; r++) {
+        __m256 cr = _mm256_set1_ps(corr[r]);
+        acc[r][0] = _mm256_mul_ps(cr, _mm256_maskload_ps(o + (size_t)r * ldo + c0, m0));
+        acc[r][1] = _mm256_mul_ps(cr, _mm256_maskload_ps(o + (size_t)r * ldo + c0 + 8, m1));
+    }
+    for (int j = 0; j < nk; j++) {
+        const float *vr = v + (size_t)j * ldv + c0;
+        __m256 v0 = _mm256_maskload_ps(vr, m0), v1 = _mm256_maskload_ps(vr + 8, m1);
+        for (int r = 0; r < MR; r++) {
+            __m256 pv = _mm256_broadcast_ss(p + (size_t)r * TK + j);
+            acc[r][0] = _mm256_fmadd_ps(pv, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(pv, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < MR; r++) {
+        _mm256_maskstore_ps(o + (size_t)r * ldo + c0, m0, acc[r][0]);
+        _mm256_maskstore_ps(o + (size_t)r * ldo + c0 + 8, m1, acc[r][1]);
+    }
+}
+
+CK_AVX2 static void attention_rows_packed_avx2(int nq, int sk, int d, const float *q, int ldq, const float *kp,
+                                               const float *v, int ldv, float scale, const float *bias, int ldb,
+                                               float *out, int ldo, float *s, float *m, float *l, float *corr,
+                                               __m256 *mx) {
+    for (int i = 0; i < nq; i++) {
+        m[i] = -INFINITY; l[i] = 0;
+        memset(out + (size_t)i * ldo, 0, sizeof(float) * d);
+    }
+    for (int k0 = 0; k0 < sk; k0 += TK) {
+        int nk = sk - k0 < TK ? sk - k0 : TK;
+        int nk16 = (nk + 15) & ~15;
+        for (int i = 0; i < nq; i++) mx[i] = _mm256_set1_ps(-INFINITY);
+        for (int i0 = 0; i0 < nq; i0 += 6) {
+            int mr = nq - i0 < 6 ? nq - i0 : 6;
+            for (int j0 = 0; j0 < nk16; j0 += 16) {
+                const float *b = bias ? bias + (size_t)i0 * ldb + k0 + j0 : NULL;
+                DISPATCH_MR(mr, qk_group_avx2(MRC, d, q + (size_t)i0 * ldq, ldq, kp + (size_t)(k0 + j0) * d, nk - j0,
+                                              scale, b, ldb, s + (size_t)i0 * TK + j0, mx + i0))
+            }
+        }
+        for (int i = 0; i < nq; i++) {
+            float *row = s + (size_t)i * TK;
+            float rmax = ck_hmax256(mx[i]);
+            float mnew = m[i] > rmax ? m[i] : rmax;
+            float base = mnew == -INFINITY ? 0 : mnew;
+            corr[i] = m[i] == -INFINITY ? 0 : expf(m[i] - base);
+            __m256 vb = _mm256_set1_ps(base), sum = _mm256_setzero_ps();
+            for (int j = 0; j < nk; j += 8) {
+                __m256 keep = _mm256_castsi256_ps(ck_lanes256(nk - j));
+                __m256 e = _mm256_and_ps(keep, ck_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vb)));
+                _mm256_storeu_ps(row + j, e);
+                sum = _mm256_add_ps(sum, e);
+            }
+            l[i] = l[i] * corr[i] + ck_hsum256(sum);
+            m[i] = mnew;
+        }
+        for (int i0 = 0; i0 < nq; i0 += 6) {
+            int mr = nq - i0 < 6 ? nq - i0 : 6;
+            for (int c0 = 0; c0 < d; c0 += 16) {
+                DISPATCH_MR(mr, pv_block_avx2(MRC, d, c0, s + (size_t)i0 * TK, v + (size_t)k0 * ldv, ldv, nk, corr + i0,
+                                              out + (size_t)i0 * ldo, ldo))
+            }
+        }
+    }
+    for (int i = 0; i < nq; i++) {
+        __m256 inv = _mm256_set1_ps(1 / l[i]);
+        for (int c = 0; c < d; c += 8) {
+            __m256i mk = ck_lanes256(d - c);
+            float *o = out + (size_t)i * ldo + c;
+            _mm256_maskstore_ps(o, mk, _mm256_mul_ps(inv, _mm256_maskload_ps(o, mk)));
+        }
+    }
+}
+#endif
+
 int ck_attention_packed_available(void) {
 #if defined(__x86_64__)
-    return (ck_cpu_features() & 2) ? 1 : 0;
+    return (ck_cpu_features() & 3) ? 1 : 0;
 #else
     return 0;
 #endif
@@ -334,7 +450,8 @@ int ck_attention_rows_packed(int nq, int sk, int d, const float *q, int ldq, con
     if (!work) return -2;
     __m512 *mx = (__m512 *)work;
     float *s = (float *)(mx + nq), *m = s + (size_t)nq * TK + 16, *l = m + nq, *corr = l + nq;
-    attention_rows_packed(nq, sk, d, q, ldq, kp, v, ldv, scale, bias, ldb, out, ldo, s, m, l, corr, mx);
+    if (ck_cpu_features() & 2) attention_rows_packed(nq, sk, d, q, ldq, kp, v, ldv, scale, bias, ldb, out, ldo, s, m, l, corr, mx);
+    else attention_rows_packed_avx2(nq, sk, d, q, ldq, kp, v, ldv, scale, bias, ldb, out, ldo, s, m, l, corr, (__m256 *)mx);
     free(work);
     return 0;
 #else

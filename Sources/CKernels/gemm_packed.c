@@ -1,10 +1,11 @@
-// Built-in packed GEMM (Goto/BLIS structure) with AVX-512 12×32 register tiles, 1024-deep K blocks:
+// Built-in packed GEMM (Goto/BLIS structure) with AVX-512 12×32 register tiles (four 6×16 AVX2 tiles without AVX-512), 1024-deep K blocks:
 //   C[M×N] (+)= A[M×K] · op(B), where B is read through one of three sources while it is packed:
 //   NT (B is [N×K] row-major: a Linear weight), NN (B is [K×N] row-major), or a decode callback that writes fp32
 //   rows of a stored weight (F16/BF16/Q8_0/…) one KC-wide column block at a time — so a quantized weight is decoded
 //   one 2048-row × 1024-column panel at a time into an 8 MB per-thread buffer, never as a whole matrix.
 // Single-threaded per call; callers split N (or M) across threads.
 #include "CKernels.h"
+#include "simd_avx2.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +157,13 @@ static void micro_avx512(int kc, const float *ap, const float *bp, float *C, int
 }
 #endif
 
+#if defined(__x86_64__)
+_Static_assert(MR == 12 && NR == 32, "the AVX2 panel kernel covers 12x32 tiles");
+CK_AVX2 static void micro_avx2(int kc, const float *ap, const float *bp, float *C, int ldc, int h, int w, int acc) {
+    ck_panel12x32_avx2(1, kc, &ap, &bp, C, ldc, h, w, acc);
+}
+#endif
+
 static int gemm_packed(int M, int N, int K, const float *A, int lda, const bsource *src, float *C, int ldc, int accumulate) {
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
@@ -173,6 +181,7 @@ static int gemm_packed(int M, int N, int K, const float *A, int lda, const bsour
     void (*micro)(int, const float *, const float *, float *, int, int, int, int) = micro_scalar;
 #if defined(__x86_64__)
     if (ck_cpu_features() & 2) micro = micro_avx512;
+    else if (ck_cpu_features() & 1) micro = micro_avx2;
 #endif
     for (int j0 = 0; j0 < N; j0 += NC) {
         int nc = N - j0 < NC ? N - j0 : NC;

@@ -9,6 +9,7 @@
 // them, and the stride-m interleaving of columns is resolved by deinterleaving a row once (input) or interleaving
 // it once (output). Correlation as in PyTorch's conv (no kernel flip): y[r] = Σ_k d[r + k] · g[k].
 #include "CKernels.h"
+#include "simd_avx2.h"
 #include <stdlib.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -491,11 +492,19 @@ static void micro_avx512(int kt, int kc, const float *const *a, const float *con
 }
 #endif
 
+#if defined(__x86_64__)
+_Static_assert(CK_WG_MR == 12 && CK_WG_NR == 32, "the AVX2 panel kernel covers 12x32 tiles");
+CK_AVX2 static void micro_avx2(int kt, int kc, const float *const *a, const float *const *b, float *c, int ldc, int acc) {
+    ck_panel12x32_avx2(kt, kc, a, b, c, ldc, CK_WG_MR, CK_WG_NR, acc);
+}
+#endif
+
 void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *const *u, size_t u_strip, const float *const *v,
                       float *p, int ldp, int portable) {
     void (*micro)(int, int, const float *const *, const float *const *, float *, int, int) = micro_scalar;
 #if defined(__x86_64__)
     if (!portable && (ck_cpu_features() & 2)) micro = micro_avx512;
+    else if (!portable && (ck_cpu_features() & 1)) micro = micro_avx2;
 #endif
     if (kt > 8) kt = 8;
     const int mstrips = (co + CK_WG_MR - 1) / CK_WG_MR, nstrips = (tiles + CK_WG_NR - 1) / CK_WG_NR;

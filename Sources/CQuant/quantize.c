@@ -1,20 +1,32 @@
 #include "CQuant.h"
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-static int has_avx512(void) {
+// The kernel set, read once: 2 = AVX-512 F/BW/VL + F16C, 1 = AVX2 + F16C, 0 = portable. `COGVIDEO_ISA=avx2` or
+// `scalar` caps it (as in CKernels' ck_cpu_features), so that every path can be tested on one machine.
+static int isa_level(void) {
     static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
-    }
-    return cached;
+    int level = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (level >= 0) return level;
+    __builtin_cpu_init();
+    level = 0;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) level = 1;
+    if (level && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) level = 2;
+    const char *cap = getenv("COGVIDEO_ISA");
+    if (cap && strcmp(cap, "avx2") == 0 && level > 1) level = 1;
+    else if (cap && strcmp(cap, "scalar") == 0) level = 0;
+    __atomic_store_n(&cached, level, __ATOMIC_RELAXED);
+    return level;
 }
 
+static int has_avx512(void) { return isa_level() == 2; }
+static int has_avx2(void) { return isa_level() >= 1; }
+
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
+#define TARGET2 __attribute__((target("avx2,f16c")))
 
 // np_roundf: sign(x) * (floor(|x|) + floor(2 * (|x| - floor(|x|)))), i.e. C roundf.
 TARGET static inline __m512i round_half_away(__m512 v) {
@@ -328,19 +340,76 @@ TARGET static void bf16_to_f32(const uint16_t *x, float *y, size_t n) {
     for (; i < n; i++) { uint32_t b = (uint32_t)x[i] << 16; memcpy(y + i, &b, 4); }
 }
 
-int cq_f16_to_f32(const uint16_t *x, float *y, size_t n) { if (!has_avx512()) return 0; f16_to_f32(x, y, n); return 1; }
-int cq_f32_to_f16(const float *x, uint16_t *y, size_t n) { if (!has_avx512()) return 0; f32_to_f16(x, y, n); return 1; }
-int cq_bf16_to_f32(const uint16_t *x, float *y, size_t n) { if (!has_avx512()) return 0; bf16_to_f32(x, y, n); return 1; }
+// AVX2 + F16C forms of the conversions and dequantizers above, for CPUs without AVX-512: the same single
+// conversion or multiply per element, so the values are identical.
+TARGET2 static void f16_to_f32_avx2(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = _cvtsh_ss(x[i]);
+}
+
+TARGET2 static void f32_to_f16_avx2(const float *x, uint16_t *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) y[i] = (uint16_t)_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+TARGET2 static void bf16_to_f32_avx2(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+    }
+    for (; i < n; i++) { uint32_t b = (uint32_t)x[i] << 16; memcpy(y + i, &b, 4); }
+}
+
+TARGET2 static void dq8_0_avx2(const uint8_t *b, float *y, size_t nblocks) {
+    for (size_t i = 0; i < nblocks; i++, b += 34, y += 32) {
+        uint16_t h;
+        memcpy(&h, b, 2);
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(h));
+        for (int j = 0; j < 4; j++) {
+            __m128i q = _mm_loadl_epi64((const __m128i *)(b + 2 + 8 * j));
+            _mm256_storeu_ps(y + 8 * j, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d));
+        }
+    }
+}
+
+TARGET2 static void dq4_0_avx2(const uint8_t *b, float *y, size_t nblocks) {
+    const __m256i eight = _mm256_set1_epi32(8), mask = _mm256_set1_epi32(0x0F);
+    for (size_t i = 0; i < nblocks; i++, b += 18, y += 32) {
+        uint16_t h;
+        memcpy(&h, b, 2);
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(h));
+        for (int j = 0; j < 2; j++) {
+            __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + 8 * j)));
+            _mm256_storeu_ps(y + 8 * j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(q, mask), eight))));
+            _mm256_storeu_ps(y + 16 + 8 * j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(q, 4), eight))));
+        }
+    }
+}
+
+int cq_f16_to_f32(const uint16_t *x, float *y, size_t n) {
+    if (has_avx512()) f16_to_f32(x, y, n); else if (has_avx2()) f16_to_f32_avx2(x, y, n); else return 0;
+    return 1;
+}
+int cq_f32_to_f16(const float *x, uint16_t *y, size_t n) {
+    if (has_avx512()) f32_to_f16(x, y, n); else if (has_avx2()) f32_to_f16_avx2(x, y, n); else return 0;
+    return 1;
+}
+int cq_bf16_to_f32(const uint16_t *x, float *y, size_t n) {
+    if (has_avx512()) bf16_to_f32(x, y, n); else if (has_avx2()) bf16_to_f32_avx2(x, y, n); else return 0;
+    return 1;
+}
 
 int cq_dequantize_q8_0(const uint8_t *blocks, float *y, size_t nblocks) {
-    if (!has_avx512()) return 0;
-    dq8_0_avx512(blocks, y, nblocks);
+    if (has_avx512()) dq8_0_avx512(blocks, y, nblocks); else if (has_avx2()) dq8_0_avx2(blocks, y, nblocks); else return 0;
     return 1;
 }
 
 int cq_dequantize_q4_0(const uint8_t *blocks, float *y, size_t nblocks) {
-    if (!has_avx512()) return 0;
-    dq4_0_avx512(blocks, y, nblocks);
+    if (has_avx512()) dq4_0_avx512(blocks, y, nblocks); else if (has_avx2()) dq4_0_avx2(blocks, y, nblocks); else return 0;
     return 1;
 }
 

@@ -107,9 +107,10 @@ func attentionOnColumnBlocksMatchesTheHeadMajorPath(_ precision: AttentionPrecis
     #expect(touched == 0)
 }
 
-/// The packed-K fp32 kernel (AVX-512, what `Ops.attention` runs) gives bit for bit the results of the Kᵀ kernel
+/// The packed-K fp32 kernel (AVX-512 or AVX2, what `Ops.attention` runs) gives the results of the Kᵀ kernel
 /// `ck_attention_rows` (the fallback on other CPUs), with and without a masking bias, for head sizes off the
-/// 16-lane vectors and key counts off the 64-key packing.
+/// vector widths and key counts off the 64-key packing: bit for bit with AVX-512 (both kernels use it, in the same
+/// order); with AVX2 the Kᵀ kernel is the portable one (no FMA), so within fp32 rounding (1e-5 of max |out|).
 @Test(arguments: [(13, 257, 17, false), (97, 1000, 80, true), (6, 63, 64, true)])
 func packedFP32AttentionKernelMatchesTheTransposedKernel(_ nq: Int, _ sk: Int, _ d: Int, _ withBias: Bool) throws {
     var r = Rand(g: UInt64(nq + sk + d))
@@ -125,5 +126,11 @@ func packedFP32AttentionKernelMatchesTheTransposedKernel(_ nq: Int, _ sk: Int, _
     #expect(ck_attention_pack_k(Int32(sk), Int32(d), k, Int32(d), &kp) == 0)
     #expect(ck_attention_rows_packed(Int32(nq), Int32(sk), Int32(d), q, Int32(d), kp, v, Int32(d), 0.3, bp, Int32(sk),
                                      &b, Int32(d)) == 0)
-    #expect(a == b)
+    if ck_cpu_features() & 2 != 0 {
+        #expect(a == b)
+    } else {
+        let scale = a.map { abs($0) }.max() ?? 0
+        let err = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        #expect(err <= 1e-5 * scale, "max |packed - transposed| = \(err), max |out| = \(scale)")
+    }
 }

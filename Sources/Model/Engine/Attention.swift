@@ -32,7 +32,7 @@ extension Ops {
     /// q `[B, H, Sq, D]`, k and v `[B, H, Sk, D]` → `[B, H, Sq, D]`; `bias` (optional) `[1 or B, H, Sq, Sk]` is added
     /// to the scaled scores (T5's relative position bias). Each task takes one head and a tile of 96 queries and
     /// walks the keys in tiles of 256 with an online (flash-style) softmax in fp32 (`ck_attention_rows_packed` on K
-    /// packed in groups of 16 keys, AVX-512; `ck_attention_rows` on Kᵀ elsewhere, same results), so extra memory is
+    /// packed in groups of 16 keys, AVX-512 or AVX2; `ck_attention_rows` on Kᵀ elsewhere, same results), so extra memory is
     /// one repacked copy of K plus ~100 KB per thread. Tasks run on `Engine.threads`.
     /// `precision: .bf16` runs both products in bf16 inputs with fp32 accumulation (`ck_attention_rows_bf16`, see
     /// `AttentionPrecision`) on a bf16 copy of K and V (half the size of the fp32 K, V) when the CPU, the head size
@@ -122,7 +122,7 @@ extension Ops {
     /// (head i in columns i·headDim ..< (i+1)·headDim); head i's output goes to columns `column + i·headDim ..<` of
     /// out `[B, Sq, W]`, other columns untouched. No [B, S, H, D] ↔ [B, H, S, D] permutes and no separate output
     /// tensor. The same results as `attention` on the permuted tensors. Returns false (nothing written) where
-    /// neither strided kernel applies (no AVX-512; `.bf16` also falls back to fp32 without AVX-512 BF16 or for a head
+    /// neither strided kernel applies (neither AVX-512 nor AVX2; `.bf16` also falls back to fp32 without AVX-512 BF16 or for a head
     /// size that is not a multiple of 16 up to 256): the caller runs `attention` then.
     static func attentionColumns(q: Tensor, k: Tensor, v: Tensor, heads: Int, headDim d: Int, scale: Float,
                                  precision: AttentionPrecision, into out: inout Tensor, column: Int) throws -> Bool {
