@@ -340,28 +340,36 @@ CK_AVX2 static inline __attribute__((always_inline)) void qk_group_avx2(int MR, 
     }
 }
 
-CK_AVX2 static inline __attribute__((always_inline)) void pv_block_avx2(int MR, int d, int c0, const float *p,
+/// FULL: all 16 channels of the block exist (plain loads and stores; masked ones — slow on AMD — only for a tail).
+CK_AVX2 static inline __attribute__((always_inline)) void pv_block_avx2(int MR, int FULL, int d, int c0, const float *p,
                                                                        const float *v, int ldv, int nk,
                                                                        const float *corr, float *o, int ldo) {
     const __m256i m0 = ck_lanes256(d - c0), m1 = ck_lanes256(d - c0 - 8);
+#define CK_LD(ptr, m) (FULL ? _mm256_loadu_ps(ptr) : _mm256_maskload_ps(ptr, m))
     __m256 acc[6][2];
     for (int r = 0; r < MR; r++) {
         __m256 cr = _mm256_set1_ps(corr[r]);
-        acc[r][0] = _mm256_mul_ps(cr, _mm256_maskload_ps(o + (size_t)r * ldo + c0, m0));
-        acc[r][1] = _mm256_mul_ps(cr, _mm256_maskload_ps(o + (size_t)r * ldo + c0 + 8, m1));
+        acc[r][0] = _mm256_mul_ps(cr, CK_LD(o + (size_t)r * ldo + c0, m0));
+        acc[r][1] = _mm256_mul_ps(cr, CK_LD(o + (size_t)r * ldo + c0 + 8, m1));
     }
     for (int j = 0; j < nk; j++) {
         const float *vr = v + (size_t)j * ldv + c0;
-        __m256 v0 = _mm256_maskload_ps(vr, m0), v1 = _mm256_maskload_ps(vr + 8, m1);
+        __m256 v0 = CK_LD(vr, m0), v1 = CK_LD(vr + 8, m1);
         for (int r = 0; r < MR; r++) {
             __m256 pv = _mm256_broadcast_ss(p + (size_t)r * TK + j);
             acc[r][0] = _mm256_fmadd_ps(pv, v0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(pv, v1, acc[r][1]);
         }
     }
+#undef CK_LD
     for (int r = 0; r < MR; r++) {
-        _mm256_maskstore_ps(o + (size_t)r * ldo + c0, m0, acc[r][0]);
-        _mm256_maskstore_ps(o + (size_t)r * ldo + c0 + 8, m1, acc[r][1]);
+        if (FULL) {
+            _mm256_storeu_ps(o + (size_t)r * ldo + c0, acc[r][0]);
+            _mm256_storeu_ps(o + (size_t)r * ldo + c0 + 8, acc[r][1]);
+        } else {
+            _mm256_maskstore_ps(o + (size_t)r * ldo + c0, m0, acc[r][0]);
+            _mm256_maskstore_ps(o + (size_t)r * ldo + c0 + 8, m1, acc[r][1]);
+        }
     }
 }
 
@@ -404,8 +412,10 @@ CK_AVX2 static void attention_rows_packed_avx2(int nq, int sk, int d, const floa
         for (int i0 = 0; i0 < nq; i0 += 6) {
             int mr = nq - i0 < 6 ? nq - i0 : 6;
             for (int c0 = 0; c0 < d; c0 += 16) {
-                DISPATCH_MR(mr, pv_block_avx2(MRC, d, c0, s + (size_t)i0 * TK, v + (size_t)k0 * ldv, ldv, nk, corr + i0,
-                                              out + (size_t)i0 * ldo, ldo))
+                const float *pt = s + (size_t)i0 * TK, *vt = v + (size_t)k0 * ldv;
+                float *ot = out + (size_t)i0 * ldo;
+                if (d - c0 >= 16) DISPATCH_MR(mr, pv_block_avx2(MRC, 1, d, c0, pt, vt, ldv, nk, corr + i0, ot, ldo))
+                else DISPATCH_MR(mr, pv_block_avx2(MRC, 0, d, c0, pt, vt, ldv, nk, corr + i0, ot, ldo))
             }
         }
     }
