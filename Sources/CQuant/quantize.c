@@ -390,6 +390,47 @@ TARGET2 static void dq4_0_avx2(const uint8_t *b, float *y, size_t nblocks) {
     }
 }
 
+// Q8_0 on AVX2, step for step q8_0_avx512 (and gguf-py): |max| by the same reduction tree as
+// _mm512_reduce_max_ps over max(x[i], x[16 + i]), d = amax / 127, q = np_roundf(x · (1 / d)) truncated to a byte.
+TARGET2 static inline __m256i round_half_away256(__m256 v) {
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+    __m256 f = _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m256 frac2 = _mm256_mul_ps(_mm256_sub_ps(a, f), _mm256_set1_ps(2.0f));
+    __m256 r = _mm256_add_ps(f, _mm256_round_ps(frac2, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+    __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+    r = _mm256_blendv_ps(r, _mm256_sub_ps(_mm256_setzero_ps(), r), neg);
+    return _mm256_cvttps_epi32(r);
+}
+
+/// The low byte of each of 8 int32 lanes (as _mm512_cvtepi32_epi8 truncates), in the low 8 bytes.
+TARGET2 static inline __m128i low_bytes256(__m256i q) {
+    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    __m256i b = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, pick), _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+    return _mm256_castsi256_si128(b);
+}
+
+TARGET2 static void q8_0_avx2(const float *x, uint8_t *out, size_t nblocks) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (size_t b = 0; b < nblocks; b++, x += 32, out += 34) {
+        __m256 v[4];
+        for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(x + 8 * i);
+        __m256 lo = _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[2]));
+        __m256 hi = _mm256_max_ps(_mm256_andnot_ps(sign, v[1]), _mm256_andnot_ps(sign, v[3]));
+        __m256 t3 = _mm256_max_ps(lo, hi);
+        __m128 t6 = _mm_max_ps(_mm256_castps256_ps128(t3), _mm256_extractf128_ps(t3, 1));
+        __m128 t8 = _mm_max_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
+        __m128 t10 = _mm_max_ps(t8, _mm_shuffle_ps(t8, t8, _MM_SHUFFLE(2, 3, 0, 1)));
+        float amax = _mm_cvtss_f32(t10);
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t h = (uint16_t)_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        memcpy(out, &h, 2);
+        __m256 vid = _mm256_set1_ps(id);
+        for (int i = 0; i < 4; i++) _mm_storel_epi64((__m128i *)(out + 2 + 8 * i), low_bytes256(round_half_away256(_mm256_mul_ps(v[i], vid))));
+    }
+}
+
 int cq_f16_to_f32(const uint16_t *x, float *y, size_t n) {
     if (has_avx512()) f16_to_f32(x, y, n); else if (has_avx2()) f16_to_f32_avx2(x, y, n); else return 0;
     return 1;
@@ -414,8 +455,7 @@ int cq_dequantize_q4_0(const uint8_t *blocks, float *y, size_t nblocks) {
 }
 
 int cq_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks) {
-    if (!has_avx512()) return 0;
-    q8_0_avx512(x, out, nblocks);
+    if (has_avx512()) q8_0_avx512(x, out, nblocks); else if (has_avx2()) q8_0_avx2(x, out, nblocks); else return 0;
     return 1;
 }
 
