@@ -53,11 +53,12 @@ func bf16AttentionStaysCloseToFP32(_ sq: Int, _ sk: Int, _ d: Int, _ scale: Floa
 }
 
 /// By default (no `COGVIDEO_ATTENTION`) the transformer attends in bf16 only on Q8_0/Q4_0 weights, where the CPU
-/// allows it; F32/F16 weights keep fp32 attention (their diffusers parity tests rely on it).
+/// runs bf16 products faster than fp32 (`Engine.bf16ProductsPreferred`); F32/F16 weights keep fp32 attention (their diffusers parity tests rely on it).
 @Test func transformerPicksBF16AttentionOnlyForQuantizedWeights() throws {
     let bf16IfAvailable: AttentionPrecision = Engine.bf16AttentionAvailable ? .bf16 : .f32
     let forced = Engine.attentionPrecision.map { $0 == .bf16 ? bf16IfAvailable : .f32 }
-    for (type, expected) in [(GGMLType?.none, AttentionPrecision.f32), (.f16, .f32), (.q8_0, bf16IfAvailable), (.q4_0, bf16IfAvailable)] {
+    let quantized: AttentionPrecision = Engine.bf16ProductsPreferred ? .bf16 : .f32
+    for (type, expected) in [(GGMLType?.none, AttentionPrecision.f32), (.f16, .f32), (.q8_0, quantized), (.q4_0, quantized)] {
         let model = try loadTransformer("cogvideox-2b", type)
         #expect(model.attentionPrecision == (forced ?? expected), "\(type?.name ?? "f32")")
     }

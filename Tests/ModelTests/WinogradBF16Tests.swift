@@ -141,8 +141,8 @@ func bf16PairLayoutInterleavesRowPairsAndPadsAnOddRow(_ portable: Int32) {
 }
 
 @Test func vaePrecisionPicksBF16ForSixteenBitWeightsOnly() {
-    #expect(VAEPrecision.auto.usesBF16(weights: .f16))
-    #expect(VAEPrecision.auto.usesBF16(weights: .bf16))
+    #expect(VAEPrecision.auto.usesBF16(weights: .f16) == Engine.bf16ProductsPreferred)
+    #expect(VAEPrecision.auto.usesBF16(weights: .bf16) == Engine.bf16ProductsPreferred)
     #expect(!VAEPrecision.auto.usesBF16(weights: .f32))
     #expect(!VAEPrecision.f32.usesBF16(weights: .bf16))
     #expect(VAEPrecision.bf16.usesBF16(weights: .f32))

@@ -8,6 +8,10 @@
 /// Returns a bit set of the CPU features the kernels detected (1 = AVX2+FMA+F16C, 2 = AVX-512F/BW/VL, 4 = AVX-512 VNNI).
 int ck_cpu_features(void);
 
+/// 1 when the automatic precision choices should take bf16 dot products (AVX-512 BF16 on AMD, where they beat fp32
+/// FMAs; not on Intel, where they run on one port); `COGVIDEO_BF16_PRODUCTS=fast|slow` overrides. See cpu.c.
+int ck_bf16_products_fast(void);
+
 /// Loads OpenBLAS at run time (libopenblas.so.0) with OPENBLAS_CORETYPE=SkylakeX while it loads when the CPU has
 /// AVX-512 F/BW/VL, whatever the inherited OPENBLAS_CORETYPE says (OpenBLAS 0.3.21 does not recognise Zen 5 and
 /// would pick AVX2 kernels); COGVIDEO_OPENBLAS_CORETYPE names another core; COGVIDEO_NO_BLAS disables OpenBLAS.

@@ -24,6 +24,12 @@ extension Engine {
 
     /// True when the CPU can run `.bf16` attention (AVX-512 BF16).
     public static let bf16AttentionAvailable: Bool = ck_attention_bf16_available() != 0
+
+    /// True when the automatic choices (the transformer's attention on Q8_0/Q4_0 weights, `VAEPrecision.auto`)
+    /// take bf16 products: the CPU has AVX-512 BF16 and runs `vdpbf16ps` faster than fp32 FMAs (AMD Zen 4/5; on
+    /// Intel Sapphire/Emerald Rapids bf16 attention measured 0.69× the fp32 rate). `COGVIDEO_BF16_PRODUCTS=fast|slow`
+    /// overrides the guess. Forced precisions (`COGVIDEO_ATTENTION`, `COGVIDEO_VAE_PRECISION`) ignore it.
+    public static let bf16ProductsPreferred: Bool = bf16AttentionAvailable && ck_bf16_products_fast() != 0
 }
 
 extension Ops {

@@ -170,7 +170,8 @@ final class CogVideoXAttention: Module {
     /// The precision of the attention products (see `AttentionPrecision`): `precisionOverride` or
     /// `Engine.attentionPrecision` when set,
     /// else `.bf16` when `to_q` is Q8_0/Q4_0 (its activations are int8-quantized per block already; cosine to
-    /// diffusers stays ≥ 0.999) and `.f32` for F32/F16/BF16 weights, so their parity with diffusers is untouched.
+    /// diffusers stays ≥ 0.999) on a CPU where bf16 products are the faster ones (`Engine.bf16ProductsPreferred`),
+    /// and `.f32` for F32/F16/BF16 weights, so their parity with diffusers is untouched.
     /// `.f32` where the CPU lacks AVX-512 BF16 or the head size is not a multiple of 16.
     var attentionPrecision: AttentionPrecision {
         let wanted: AttentionPrecision
@@ -178,7 +179,7 @@ final class CogVideoXAttention: Module {
             wanted = forced
         } else {
             switch toQ.weight.value?.type {
-            case .q8_0?, .q4_0?: wanted = .bf16
+            case .q8_0?, .q4_0?: wanted = Engine.bf16ProductsPreferred ? .bf16 : .f32
             default: wanted = .f32
             }
         }

@@ -54,8 +54,9 @@ func releaseMappedPages(_ w: WeightTensor) {
 
 /// Precision of the VAE's Winograd products (the 3×3 convolutions, ≈ 3/4 of a decode's CPU time).
 public enum VAEPrecision: String, Sendable, CaseIterable {
-    /// bf16 products for convolutions whose weights are stored F16 or BF16 (they already carry 16-bit rounding),
-    /// fp32 for F32 weights. The default.
+    /// bf16 products for convolutions whose weights are stored F16 or BF16 (they already carry 16-bit rounding)
+    /// on CPUs where bf16 products are the faster ones (`Engine.bf16ProductsPreferred`), fp32 otherwise and for
+    /// F32 weights. The default.
     case auto
     /// fp32 products everywhere.
     case f32
@@ -77,7 +78,7 @@ public enum VAEPrecision: String, Sendable, CaseIterable {
         switch self {
         case .f32: return false
         case .bf16: return true
-        case .auto: return type == .f16 || type == .bf16
+        case .auto: return (type == .f16 || type == .bf16) && Engine.bf16ProductsPreferred
         }
     }
 }
