@@ -53,7 +53,8 @@ func bf16AttentionStaysCloseToFP32(_ sq: Int, _ sk: Int, _ d: Int, _ scale: Floa
 }
 
 /// By default (no `COGVIDEO_ATTENTION`) the transformer attends in bf16 only on Q8_0/Q4_0 weights, where the CPU
-/// runs bf16 products faster than fp32 (`Engine.bf16ProductsPreferred`); F32/F16 weights keep fp32 attention (their diffusers parity tests rely on it).
+/// runs bf16 products faster than fp32 (`Engine.bf16ProductsPreferred`); F32/F16 weights keep fp32 attention (their
+/// diffusers parity tests rely on it).
 @Test func transformerPicksBF16AttentionOnlyForQuantizedWeights() throws {
     let bf16IfAvailable: AttentionPrecision = Engine.bf16AttentionAvailable ? .bf16 : .f32
     let forced = Engine.attentionPrecision.map { $0 == .bf16 ? bf16IfAvailable : .f32 }

@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Returns a bit set of the CPU features the kernels detected (1 = AVX2+FMA+F16C, 2 = AVX-512F/BW/VL, 4 = AVX-512 VNNI).
+/// Returns a bit set of the CPU features the kernels detected (1 = AVX2+FMA+F16C, 2 = AVX-512F/BW/VL, 4 = AVX-512 VNNI,
+/// 8 = bf16 dot products preferred, see `ck_bf16_products_fast`).
 int ck_cpu_features(void);
 
 /// 1 when the automatic precision choices should take bf16 dot products (AVX-512 BF16 on AMD, where they beat fp32
