@@ -5,8 +5,9 @@
 #   Benchmarks/sweep.sh [OUT] [STEP ...]      (default OUT: /tmp/cogvideo-sweep; default: every step)
 #
 # Steps: gemm gemm-builtin attention t5 transformer-1606 transformer-block transformer-17776 vae-240 vae-480
-# Needs: `swift build -c release --product cogvideo-bench --product cogvideo-convert` and a Python with torch,
-# diffusers and transformers (PYTHON, default /work/venv/bin/python).
+# Builds cogvideo-bench and cogvideo-convert (release) first, so that no step runs a stale binary (`swift build`
+# builds only the last of several --product options). Needs a Python with torch, diffusers and transformers
+# (PYTHON, default /work/venv/bin/python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/cogvideo-sweep}
@@ -14,6 +15,7 @@ shift || true
 STEPS=${*:-gemm gemm-builtin attention t5 transformer-1606 transformer-block transformer-17776 vae-240 vae-480}
 PY=${PYTHON:-/work/venv/bin/python}
 mkdir -p "$OUT"
+for product in cogvideo-bench cogvideo-convert; do swift build -c release --product "$product" >&2; done
 
 run() {  # NAME COMMAND...
     local name=$1; shift

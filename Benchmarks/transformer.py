@@ -2,7 +2,7 @@
 """CogVideoX transformer: Swift vs diffusers fp32 on the same random-weight model, same inputs, same thread count,
 in one run (issue 5).
 
-    swift build -c release --product cogvideo-bench --product cogvideo-convert
+    swift build -c release --product cogvideo-bench && swift build -c release --product cogvideo-convert
     /work/venv/bin/python Benchmarks/transformer.py model [--frames 13 --height 240 --width 368] [--layers 2]
         [--no-torch [--torch-seconds S]] [--q8-attention both|f32|bf16]
     /work/venv/bin/python Benchmarks/transformer.py block [--frames 49 --height 480 --width 720] [--batch 1] [--torch]

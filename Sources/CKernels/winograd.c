@@ -103,9 +103,9 @@ static inline __attribute__((always_inline)) void input_tiles(const int m, const
     o0 = 4 * (d0) - 5 * (d2) + (d4); o1 = (d3) + (d4) - 4 * ((d1) + (d2)); o2 = 4 * ((d1) - (d2)) + (d4) - (d3); \
     o3 = 2 * ((d3) - (d1)) + (d4) - (d2); o4 = 2 * ((d1) - (d3)) + (d4) - (d2); o5 = 4 * (d1) - 5 * (d3) + (d5);
 
-static void input_tiles4(const float *restrict plane, int w, const int *restrict row_idx, const int *restrict col_idx,
-                         int ntw, int nrt, float *restrict scratch, float *restrict dst, size_t xi_stride,
-                         size_t strip_stride) {
+static inline __attribute__((always_inline)) void input_tiles4_body(const float *restrict plane, int w,
+        const int *restrict row_idx, const int *restrict col_idx, int ntw, int nrt, float *restrict scratch,
+        float *restrict dst, size_t xi_stride, size_t strip_stride) {
     const int wp = 4 * (ntw + 1), vw = 4 * ntw + 2, np = ntw + 1;
     float *rows = scratch, *t = rows + 6 * wp, *p = t + 6 * wp;
     for (int tr = 0; tr < nrt; tr++) {
@@ -244,11 +244,27 @@ WG_AVX512 static void input_tiles4_avx512(const float *restrict plane, int w, co
 }
 #endif
 
+// The F(4,3) input transform compiled for the baseline ISA and, for CPUs without AVX-512, for AVX2 + FMA.
+static void input_tiles4(const float *plane, int w, const int *row_idx, const int *col_idx, int ntw, int nrt,
+                         float *scratch, float *dst, size_t xi_stride, size_t strip_stride) {
+    input_tiles4_body(plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
+}
+#if defined(__x86_64__)
+CK_AVX2 static void input_tiles4_avx2(const float *plane, int w, const int *row_idx, const int *col_idx, int ntw, int nrt,
+                                      float *scratch, float *dst, size_t xi_stride, size_t strip_stride) {
+    input_tiles4_body(plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
+}
+#endif
+
 void ck_winograd_input(int m, const float *plane, int w, const int *row_idx, const int *col_idx, int ntw, int nrt,
                        float *scratch, float *dst, size_t xi_stride, size_t strip_stride) {
 #if defined(__x86_64__)
     if (m == 4 && (ck_cpu_features() & 2)) {
         input_tiles4_avx512(plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
+        return;
+    }
+    if (m == 4 && (ck_cpu_features() & 1)) {
+        input_tiles4_avx2(plane, w, row_idx, col_idx, ntw, nrt, scratch, dst, xi_stride, strip_stride);
         return;
     }
 #endif
@@ -293,8 +309,8 @@ static inline __attribute__((always_inline)) void output_tiles(const int m, cons
 
 // F(4,3) inverse transform written out: y0 = m0+m1+m2+m3+m4, y1 = m1−m2+2(m3−m4), y2 = m1+m2+4(m3+m4),
 // y3 = m1−m2+8(m3−m4)+m5, first down the six rows of each transform column (contiguous over tiles), then across.
-static void output_tiles4(const float *restrict src, size_t xi_stride, int ntw, int nrt, float bias, float *restrict out,
-                          int ldo, int rows, int cols, float *restrict scratch) {
+static inline __attribute__((always_inline)) void output_tiles4_body(const float *restrict src, size_t xi_stride,
+        int ntw, int nrt, float bias, float *restrict out, int ldo, int rows, int cols, float *restrict scratch) {
     float *s = scratch;             // s[b][i][j]: 4 × 6 rows of ntw (vertical pass)
     float *y = s + 24 * ntw;        // y[b][j] for one output row
     for (int tr = 0; tr < nrt; tr++) {
@@ -393,11 +409,27 @@ WG_AVX512 static void output_tiles4_avx512(const float *restrict src, size_t xi_
 }
 #endif
 
+// The F(4,3) inverse transform compiled for the baseline ISA and, for CPUs without AVX-512, for AVX2 + FMA.
+static void output_tiles4(const float *src, size_t xi_stride, int ntw, int nrt, float bias, float *out, int ldo, int rows,
+                          int cols, float *scratch) {
+    output_tiles4_body(src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
+}
+#if defined(__x86_64__)
+CK_AVX2 static void output_tiles4_avx2(const float *src, size_t xi_stride, int ntw, int nrt, float bias, float *out, int ldo,
+                                       int rows, int cols, float *scratch) {
+    output_tiles4_body(src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
+}
+#endif
+
 void ck_winograd_output(int m, const float *src, size_t xi_stride, int ntw, int nrt, float bias, float *out, int ldo,
                         int rows, int cols, float *scratch) {
 #if defined(__x86_64__)
     if (m == 4 && (ck_cpu_features() & 2)) {
         output_tiles4_avx512(src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
+        return;
+    }
+    if (m == 4 && (ck_cpu_features() & 1)) {
+        output_tiles4_avx2(src, xi_stride, ntw, nrt, bias, out, ldo, rows, cols, scratch);
         return;
     }
 #endif

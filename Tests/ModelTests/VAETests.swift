@@ -33,6 +33,7 @@ func decodeMatchesDiffusers(_ frames: Int) throws {
     let out = try loadVAE().decode(try tensor(ref, "decode.T\(frames).z"))
     #expect(out.shape == ref.info("decode.T\(frames).out")!.shape)
     let err = relativeMaxError(out.data, try ref.floats("decode.T\(frames).out"))
+    print("VAE decode T=\(frames): relative max error vs diffusers \(err)")
     #expect(err <= 1e-4, "decode T=\(frames): \(err)")
 }
 
@@ -51,6 +52,7 @@ func encodeMatchesDiffusers(_ frames: Int) throws {
     let out = try loadVAE().encodeMoments(try tensor(ref, "encode.F\(frames).x"))
     #expect(out.shape == ref.info("encode.F\(frames).moments")!.shape)
     let err = relativeMaxError(out.data, try ref.floats("encode.F\(frames).moments"))
+    print("VAE encode F=\(frames): relative max error vs diffusers \(err)")
     #expect(err <= 1e-4, "encode F=\(frames): \(err)")
 }
 

@@ -56,7 +56,12 @@ func benchVAE(_ args: [String]) throws {
     let x = Tensor(shape: info.shape, data: try file.floats("input"))
     let t1 = DispatchTime.now().uptimeNanoseconds, c1 = processCPUSeconds()
 
-    let y = mode == "decode" ? try vae.decode(x) : try vae.encodeMoments(x)
+    // Progress on stderr: tiles (or frame chunks) done, with the current and peak RSS (where memory goes).
+    let progress: (Int, Int) -> Void = { done, total in
+        let s = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
+        FileHandle.standardError.write("vae \(mode): \(done)/\(total) after \(String(format: "%.1f", s)) s, RSS \(memoryStatus("VmRSS")) MB, peak \(memoryStatus("VmHWM")) MB\n".data(using: .utf8)!)
+    }
+    let y = mode == "decode" ? try vae.decode(x, progress: progress) : try vae.encodeMoments(x, progress: progress)
     let t2 = DispatchTime.now().uptimeNanoseconds, c2 = processCPUSeconds()
 
     var writer = SafeTensorsWriter()
@@ -65,6 +70,14 @@ func benchVAE(_ args: [String]) throws {
     let load = Double(t1 - t0) / 1e9, run = Double(t2 - t1) / 1e9
     let shape = y.shape.map(String.init).joined(separator: ",")
     print(#"{"bench":"vae","impl":"swift","mode":"\#(mode)","type":"\#(type ?? "stored")","vae_precision":"\#(vae.precision.rawValue)","threads":\#(Engine.threads),"load_seconds":\#(load),"seconds":\#(run),"cpu_seconds":\#(c2 - c1),"peak_rss_mb":\#(peakRSSMegabytes()),"shape":[\#(shape)]}"#)
+}
+
+/// A memory line of /proc/self/status (`VmRSS`, `VmHWM`) in MB, or "?" where there is none.
+func memoryStatus(_ key: String) -> String {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return "?" }
+    return String(format: "%.0f", kb / 1024)
 }
 
 /// User + system CPU time of this process so far, in seconds (robust against other load on a shared machine).

@@ -167,6 +167,22 @@ void ck_winograd_gemm(int kt, int ci, int co, int tiles, const float *const *u, 
 /// same frame (the replicated first frame of a causal convolution).
 void ck_winograd_prefix_sums(int kt, int ci, int co, const float *u, float *sums);
 
+// ---- Winograd F(mt, 3) along time (Sources/CKernels/winograd_time.c) -----------------------------------------
+// mt = 2 (4 products per 2 output frames) or 4 (6 per 4), on the spatially transformed inputs and products of one
+// transform element: input frames d0 … d(mt+1) of a causal 3-tap convolution give output frames 0 … mt − 1.
+
+/// Combines the 3 time taps of n kernels w[n][3][3×3] into mt + 2 transform taps wt[n][mt + 2][3×3] (G·g along
+/// time; the spatial transform of ck_winograd_weights with kt = mt + 2 then gives the packed products' weights).
+void ck_winograd_time_kernels(int mt, const float *w, size_t n, float *wt);
+
+/// Row k of the time input transform: e = Σ_j Bᵀ[k][j] · v[j] over n floats (v[j] = transformed input frame j,
+/// j < mt + 2).
+void ck_winograd_time_input(int mt, int k, const float *const *v, size_t n, float *e);
+
+/// Inverse time transform in place over n floats: the products p[0 … mt + 1] become output frames p[0 … mt − 1]
+/// (y_i = Σ_k Aᵀ[i][k] · p_k); p[mt], p[mt + 1] are left as they were.
+void ck_winograd_time_output(int mt, float *const *p, size_t n);
+
 // ---- bf16 products of the Winograd convolutions (Sources/CKernels/winograd_bf16.c) ----------------------------
 
 /// 1 when the CPU has AVX-512 BF16 (vdpbf16ps), the fast path of ck_winograd_gemm_bf16.

@@ -1,7 +1,8 @@
 // Winograd F(m×m, 3×3) convolution for the VAE's stride-1, padding-1 3×3(×kT) convolutions (issue 6): 36 (m = 4)
 // or 16 (m = 2) transform-domain products per m×m output tile instead of 9·m² multiplications per input channel,
-// accumulated over the kT time taps in the transform domain. The transforms are in Sources/CKernels/winograd.c;
-// the products are one GEMM [out × kT·C]·[kT·C × tiles] per transform element (ck_winograd_gemm: AVX-512 register
+// accumulated over the kT time taps in the transform domain, or, for causal 3-tap convolutions, with Winograd
+// F(2,3) / F(4,3) in time on top (CKernels/winograd_time.c, WinogradTimePlan): 4 products per 2 output frames or
+// 6 per 4 instead of 3 per frame. The spatial transforms are in Sources/CKernels/winograd.c; the products are one GEMM [out × kT·C]·[kT·C × tiles] per transform element (ck_winograd_gemm: AVX-512 register
 // tiles on operands that the transforms write already packed, the kT taps accumulated in registers).
 import CKernels
 import Foundation
@@ -11,6 +12,20 @@ import Foundation
 let vaeWinogradTile: Int = {
     switch ProcessInfo.processInfo.environment["COGVIDEO_VAE_WINOGRAD"] {
     case "0", "off": return 0
+    case "2": return 2
+    default: return 4
+    }
+}()
+
+/// Largest group of output frames that causal 3-tap convolutions compute together through Winograd in time
+/// (`WinogradTimePlan`), from `COGVIDEO_VAE_WINOGRAD_TIME`: 4 (default: F(4,3) and F(2,3), 6 products per 4 frames
+/// and 4 per 2 instead of 3 per frame), 2 (F(2,3) only) or 1 (off). Per convolution on random data F(4,3) on top of
+/// F(4×4) in space rounds to 2.3e-5 of the output's range (5.2e-6 with F(2,3), 3.4e-6 with neither), but the
+/// decoder's error against diffusers does not follow: 1.36e-5 with groups of 4 and 1.61e-5 with pairs at 240×368
+/// (Benchmarks/vae_decode.py, BENCHMARKS.md), within the 1e-4 bound either way.
+let vaeWinogradTime: Int = {
+    switch ProcessInfo.processInfo.environment["COGVIDEO_VAE_WINOGRAD_TIME"] {
+    case "0", "1", "off": return 1
     case "2": return 2
     default: return 4
     }
@@ -30,10 +45,12 @@ let vaeWinogradTile: Int = {
 /// 1.9 GB (4× its 468 MB of 3×3 kernels) to save about 1 % of the decode's CPU time (measured at 240×368).
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: [Float],
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
-                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil, bf16: Bool = false) -> Tensor {
+                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil, bf16: Bool = false,
+                      timeGroups: Int = vaeWinogradTime) -> Tensor {
     weight.withUnsafeBufferPointer {
         winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: $0, bias: bias, outChannels: co, kt: kt,
-                         outSize: outSize, tile: m, bandFloats: bandFloats, minimumBandTiles: minimumBandTiles, pool: pool, bf16: bf16)
+                         outSize: outSize, tile: m, bandFloats: bandFloats, minimumBandTiles: minimumBandTiles, pool: pool, bf16: bf16,
+                         timeGroups: timeGroups)
     }
 }
 
@@ -44,7 +61,8 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
 /// once they are complete. Transforms, accumulation and output stay fp32.
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: UnsafeBufferPointer<Float>,
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
-                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil, bf16 requested: Bool = false) -> Tensor {
+                      bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil, bf16 requested: Bool = false,
+                      timeGroups: Int = vaeWinogradTime) -> Tensor {
     let bf16 = requested && ck_winograd_bf16_available() != 0
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
@@ -61,53 +79,88 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     // Packed operands (CKernels.h): weights in strips of MR output channels, inputs in strips of NR tiles.
     let mr = Int(CK_WG_MR), nr = Int(CK_WG_NR)
     let coPad = (co + mr - 1) / mr * mr
-    let uCount = xi * coPad * kt * c
-    let perTileRow = xi * (kt * c + coPad) * ntw
+    // A causal convolution's first outputs read the replicated first frame with several taps: those taps are merged
+    // into one product with prefix sums of the transformed weights (S, same layout as U).
+    let merge = kt > 1 && frames.count > 1 && frames[0] == frames[1]
+    // Output frames in groups of 2 or 4 through Winograd along time where that needs fewer products (fp32 products).
+    let unit = xi * coPad * c
+    let plan = WinogradTimePlan.make(frames: frames, kt: kt, merge: merge, largestGroup: bf16 ? 1 : timeGroups,
+                                     unitFloats: unit, budgetFloats: 60 << 20)
+    let group = plan.largestGroup
+    // Transformed weights: U (the kt spatial taps) and S for single frames, T2 / T4 for groups of 2 / 4.
+    let uCount = plan.usesSingles ? unit * kt : 0, sCount = plan.usesSingles && merge ? uCount : 0
+    let t2Count = plan.usesPairs ? unit * 4 : 0, t4Count = plan.usesQuads ? unit * 6 : 0
+    let weightFloats = uCount + sCount + t2Count + t4Count
+    // Per band: a ring of transformed input frames (every window of kt − 1 + group virtual frames fits), for groups
+    // one more slot for a time-transformed frame, and group + 2 product buffers (1 for single frames).
+    let nSlots = kt - 1 + group, eSlots = group > 1 ? 1 : 0, nP = group > 1 ? group + 2 : 1
+    let perTileRow = xi * ((nSlots + eSlots) * c + nP * coPad) * ntw
     // Bands small enough for the transformed inputs to stay in cache between their transform and their products,
     // but of at least `minimumBandTiles` tiles (192 = 6 register tiles of the GEMM).
     let baseRows = max(1, min(nth, max((minimumBandTiles + ntw - 1) / ntw, bandFloats / max(perTileRow, 1))))
     let bandRows = winogradBandRows(base: baseRows, tileRows: nth, tilesPerRow: ntw, lanes: nr)
     let maxTiles = (bandRows * ntw + nr - 1) / nr * nr
     let slotStride = xi * c * maxTiles
-    let vCount = kt * slotStride, pCount = xi * coPad * maxTiles
+    let vCount = (nSlots + eSlots) * slotStride, pCount = xi * coPad * maxTiles
     var out = pool?.take([b, co, to, ho, wo]) ?? uninitializedTensor([b, co, to, ho, wo])  // the inverse transforms write every output value
     let plane = ho * wo
     let scratchFloats = Int(ck_winograd_scratch_floats(Int32(m), Int32(ntw)))
+
+    // Distinct input frames (adjacent repeated virtual frames: replicated first frame, nearest time upsampling) are
+    // transformed once, into slot (distinct index mod nSlots) of the ring.
+    var distinct = [Int](repeating: 0, count: frames.count)
+    for f in frames.indices.dropFirst() { distinct[f] = distinct[f - 1] + (frames[f] == frames[f - 1] ? 0 : 1) }
+    let slotOf = distinct.map { $0 % nSlots }
 
     // Bands are independent: when there are enough of them, each thread runs whole bands (transforms, products and
     // inverse transforms) with its own V and P, with no joins inside the convolution; otherwise the threads share
     // each band's steps.
     let nBands = (nth + bandRows - 1) / bandRows, jobs = b * nBands
     let workers = Engine.threads > 1 && jobs >= 2 * Engine.threads ? Engine.threads : 1
-    let perWorker = vCount + pCount
-    // A causal convolution's first outputs read the replicated first frame with several taps: those taps are merged
-    // into one product with prefix sums of the transformed weights (S, same layout as U).
-    let merge = kt > 1 && frames.count > 1 && frames[0] == frames[1]
-    let uPer = coPad * kt * c, sCount = merge ? uCount : 0
+    let perWorker = vCount + nP * pCount
+    let uPer = coPad * kt * c
 
     // U, V and P are overwritten before they are read (V's padding lanes only reach discarded product columns), so
     // the workspace is not cleared.
-    WinogradWorkspace.shared.withBuffer(floats: uCount + sCount + workers * perWorker) { work in
+    WinogradWorkspace.shared.withBuffer(floats: weightFloats + workers * perWorker) { work in
         withBases(parts[...], []) { bases in
             do {
                 let wp = weight
                 out.data.withUnsafeMutableBufferPointer { op in
                     rowIdx.withUnsafeBufferPointer { rp in
                         withOptionalPointer(colIdx) { cip in
-                            nonisolated(unsafe) let U = work, S = work + uCount, buffers = work + uCount + sCount
+                            nonisolated(unsafe) let U = work, S = work + uCount, buffers = work + weightFloats
+                            nonisolated(unsafe) let T2 = work + uCount + sCount, T4 = work + uCount + sCount + t2Count
                             nonisolated(unsafe) let O = op.baseAddress!, RI = rp.baseAddress!, CI = cip, B = bases
                             nonisolated(unsafe) let W = wp.baseAddress!
-                            Engine.parallelRanges(coPad / mr) { r in  // whole strips of MR output channels
-                                ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
-                                                    Int32(c), Int32(kt), U)
+                            if plan.usesSingles {
+                                Engine.parallelRanges(coPad / mr) { r in  // whole strips of MR output channels
+                                    ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
+                                                        Int32(c), Int32(kt), U)
+                                }
                             }
-                            if merge {
+                            for (mt, T) in [(2, T2), (4, T4)] where mt == 2 ? plan.usesPairs : plan.usesQuads {
+                                // Time taps combined on the raw kernels, then the spatial transform of mt + 2 taps.
+                                let at = mt + 2
+                                var wt = [Float](repeating: 0, count: co * c * at * 9)
+                                wt.withUnsafeMutableBufferPointer { wtp in
+                                    nonisolated(unsafe) let WT = wtp.baseAddress!
+                                    Engine.parallelRanges(co) { r in
+                                        ck_winograd_time_kernels(Int32(mt), W + r.lowerBound * c * 27, r.count * c, WT + r.lowerBound * c * at * 9)
+                                    }
+                                    Engine.parallelRanges(coPad / mr) { r in
+                                        ck_winograd_weights(Int32(m), WT, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
+                                                            Int32(c), Int32(at), T)
+                                    }
+                                }
+                            }
+                            if sCount > 0 {
                                 Engine.parallelFor(xi) { e in ck_winograd_prefix_sums(Int32(kt), Int32(c), Int32(co), U + e * uPer, S + e * uPer) }
                             }
                             if bf16 {  // U (and S) rounded to the pair layout in place
                                 Engine.parallelFor(xi) { e in
                                     ck_winograd_bf16_pairs(U + e * uPer, Int32(coPad / mr * kt), Int32(c), Int32(mr), halves(U + e * uPer), 0)
-                                    if merge {
+                                    if sCount > 0 {
                                         ck_winograd_bf16_pairs(S + e * uPer, Int32(coPad / mr * kt), Int32(c), Int32(mr), halves(S + e * uPer), 0)
                                     }
                                 }
@@ -124,34 +177,43 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                 let ldt = (tiles + nr - 1) / nr * nr  // row length of the packed inputs and products
                                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: split ? 0 : scratchFloats)
                                 defer { scratch.deallocate() }
-                                var slotOf = [Int](repeating: 0, count: frames.count)
-                                for f in 0..<frames.count {
-                                    if f > 0 && frames[f] == frames[f - 1] {
-                                        slotOf[f] = slotOf[f - 1]
-                                    } else {
-                                        let busy = Set(slotOf[max(0, f - kt + 1)..<f])
-                                        let s = (0..<kt).first { !busy.contains($0) } ?? 0
-                                        slotOf[f] = s
-                                        let fr = frames[f], pf = partFrames[fr.part]
-                                        ranges(c, split) { range in
-                                            let sc = split ? UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats) : scratch
-                                            defer { if split { sc.deallocate() } }
-                                            for ch in range {
-                                                let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
-                                                ck_winograd_input(Int32(m), src, Int32(w), RI + m * tr0, CI, Int32(ntw), Int32(nrt),
-                                                                  sc, V + s * slotStride + ch * nr, c * ldt, c * nr)
-                                            }
-                                        }
-                                        if bf16 {  // the slot rounded to the pair layout in place, per transform element
-                                            let toPairs = { (e: Int) in
-                                                            let v = V + s * slotStride + e * c * ldt
-                                                ck_winograd_bf16_pairs(v, Int32(ldt / nr), Int32(c), Int32(nr), halves(v), 0)
-                                            }
-                                            if split { Engine.parallelFor(xi, toPairs) } else { for e in 0..<xi { toPairs(e) } }
+
+                                /// Transformed input frame f into its slot.
+                                func transform(_ f: Int) {
+                                    let s = slotOf[f], fr = frames[f], pf = partFrames[fr.part]
+                                    ranges(c, split) { range in
+                                        let sc = split ? UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats) : scratch
+                                        defer { if split { sc.deallocate() } }
+                                        for ch in range {
+                                            let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
+                                            ck_winograd_input(Int32(m), src, Int32(w), RI + m * tr0, CI, Int32(ntw), Int32(nrt),
+                                                              sc, V + s * slotStride + ch * nr, c * ldt, c * nr)
                                         }
                                     }
-                                    guard f >= kt - 1 else { continue }
-                                    let ot = f - kt + 1
+                                    if bf16 {  // the slot rounded to the pair layout in place, per transform element
+                                        let toPairs = { (e: Int) in
+                                            let v = V + s * slotStride + e * c * ldt
+                                            ck_winograd_bf16_pairs(v, Int32(ldt / nr), Int32(c), Int32(nr), halves(v), 0)
+                                        }
+                                        if split { Engine.parallelFor(xi, toPairs) } else { for e in 0..<xi { toPairs(e) } }
+                                    }
+                                }
+
+                                /// Inverse spatial transform of the products at `src` into output frame `ot`.
+                                func emit(_ src: UnsafeMutablePointer<Float>, _ ot: Int) {
+                                    ranges(co, split) { range in
+                                        let sc = split ? UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats) : scratch
+                                        defer { if split { sc.deallocate() } }
+                                        for o in range {
+                                            let dst = O + ((bi * co + o) * to + ot) * plane + r0 * wo
+                                            ck_winograd_output(Int32(m), src + o * ldt, coPad * ldt, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
+                                                               dst, Int32(wo), Int32(ho - r0), Int32(wo), sc)
+                                        }
+                                    }
+                                }
+
+                                /// One output frame from its kt taps.
+                                func single(_ ot: Int) {
                                     let slots = (0..<kt).map { slotOf[ot + $0] }
                                     // Leading taps on one transformed frame: one product with their weights' prefix sum.
                                     var run = 1
@@ -164,7 +226,7 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                         if bf16 {
                                             let c2 = (c + 1) / 2
                                             let a: [UnsafePointer<UInt16>?] = taps.map {
-                                                UnsafePointer(halves(work + ($0.sums ? uCount : 0) + e * uPer) + $0.tap * c2 * mr * 2)
+                                                UnsafePointer(halves(($0.sums ? S : U) + e * uPer) + $0.tap * c2 * mr * 2)
                                             }
                                             let v: [UnsafePointer<UInt16>?] = taps.map { UnsafePointer(halves(V + $0.slot * slotStride + e * c * ldt)) }
                                             a.withUnsafeBufferPointer { ap in
@@ -176,7 +238,7 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                             return
                                         }
                                         let a: [UnsafePointer<Float>?] = taps.map {
-                                            UnsafePointer(work + ($0.sums ? uCount : 0) + $0.tap * c * mr + e * uPer)
+                                            UnsafePointer(($0.sums ? S : U) + $0.tap * c * mr + e * uPer)
                                         }
                                         let v: [UnsafePointer<Float>?] = taps.map { UnsafePointer(V + $0.slot * slotStride + e * c * ldt) }
                                         a.withUnsafeBufferPointer { ap in
@@ -187,18 +249,43 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                         }
                                     }
                                     if split { Engine.parallelFor(xi, product) } else { for e in 0..<xi { product(e) } }
-                                    ranges(co, split) { range in
-                                        let sc = split ? UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats) : scratch
-                                        defer { if split { sc.deallocate() } }
-                                        for o in range {
-                                            let dst = O + ((bi * co + o) * to + ot) * plane + r0 * wo
-                                            ck_winograd_output(Int32(m), P + o * ldt, coPad * ldt, Int32(ntw), Int32(nrt), bias?[o] ?? 0,
-                                                               dst, Int32(wo), Int32(ho - r0), Int32(wo), sc)
+                                    emit(P, ot)
+                                }
+
+                                /// Output frames ot ..< ot + mt from input frames ot ..< ot + mt + 2 by Winograd F(mt, 3) in
+                                /// time: per transform element, mt + 2 time-transformed frames (in the E slot), one product
+                                /// each (weights T2 / T4), and the inverse time transform in place in P.
+                                func grouped(_ ot: Int, _ mt: Int) {
+                                    let at = mt + 2, T = mt == 2 ? T2 : T4, uStrip = at * c * mr
+                                    let E = V + nSlots * slotStride, n = c * ldt
+                                    let frameSlots = (0..<at).map { V + slotOf[ot + $0] * slotStride }
+                                    let product = { (e: Int) in
+                                        let eb = E + e * n
+                                        let v = frameSlots.map { UnsafePointer($0 + e * n) as UnsafePointer<Float>? }
+                                        var p = (0..<at).map { P + $0 * pCount + e * coPad * ldt as UnsafeMutablePointer<Float>? }
+                                        v.withUnsafeBufferPointer { vp in
+                                            for k in 0..<at {
+                                                ck_winograd_time_input(Int32(mt), Int32(k), vp.baseAddress!, n, eb)
+                                                var a: UnsafePointer<Float>? = UnsafePointer(T + e * coPad * at * c + k * c * mr)
+                                                var ev: UnsafePointer<Float>? = UnsafePointer(eb)
+                                                ck_winograd_gemm(1, Int32(c), Int32(co), Int32(tiles), &a, uStrip, &ev, p[k]!, Int32(ldt), 0)
+                                            }
                                         }
+                                        p.withUnsafeMutableBufferPointer { ck_winograd_time_output(Int32(mt), $0.baseAddress!, coPad * ldt) }
                                     }
+                                    if split { Engine.parallelFor(xi, product) } else { for e in 0..<xi { product(e) } }
+                                    for i in 0..<mt { emit(P + i * pCount, ot + i) }
+                                }
+
+                                var next = 0  // next virtual frame to transform
+                                for item in plan.items {
+                                    while next < item.start + item.count + kt - 1 {
+                                        if next == 0 || frames[next] != frames[next - 1] { transform(next) }
+                                        next += 1
+                                    }
+                                    if item.count == 1 { single(item.start) } else { grouped(item.start, item.count) }
                                 }
                             }
-
                             if workers == 1 {
                                 for j in 0..<jobs { band(j / nBands, (j % nBands) * bandRows, buffers, buffers + vCount, split: true) }
                             } else {
