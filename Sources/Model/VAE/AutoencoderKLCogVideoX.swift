@@ -33,7 +33,7 @@ final class CogVideoXUpBlock3D: Module {
     /// Runs the block on `h` in place (the caller's buffer is reused where the math allows).
     func forward(_ h: inout Tensor, zq: Tensor, cache: CausalCache?) throws {
         for r in resnets { try r.forward(&h, zq: zq, cache: cache) }
-        for u in upsamplers ?? [] { h = try u(h, precision: cache?.precision ?? .environment) }
+        for u in upsamplers ?? [] { h = try u(h, precision: cache?.precision ?? .environment, pool: cache?.pool) }
     }
 }
 

@@ -271,8 +271,10 @@ final class CogVideoXUpsample3D: Module {
         _conv.wrappedValue = Conv2d(inChannels: channels, outChannels: channels, kernel: 3, stride: 1, padding: 1)
     }
 
-    /// The upsampled input is never built: im2col reads every source pixel through nearest index maps.
-    func callAsFunction(_ x: Tensor, precision: VAEPrecision = .environment) throws -> Tensor {
+    /// The upsampled input is never built: im2col reads every source pixel through nearest index maps. The output
+    /// comes from `pool` when given: a buffer of another size makes the pool free what it holds first, so the
+    /// finished level's released buffers are not kept beside the (4× larger) upsampled activation.
+    func callAsFunction(_ x: Tensor, precision: VAEPrecision = .environment, pool: ActivationPool? = nil) throws -> Tensor {
         let (t, h, w) = (x.shape[2], x.shape[3], x.shape[4])
         let frames: [Int]
         if compressTime && t > 1 && t % 2 == 1 {
@@ -286,7 +288,7 @@ final class CogVideoXUpsample3D: Module {
             try virtualConvolve([x], frames: frames.map { VirtualFrame(part: 0, t: $0) },
                                 rows: nearestMap(from: h, to: 2 * h), cols: nearestMap(from: w, to: 2 * w),
                                 weight: $0, bias: conv.bias?.floats("conv.bias"),
-                                outChannels: conv.outChannels, kernel: (1, 3, 3), padding: (1, 1),
+                                outChannels: conv.outChannels, kernel: (1, 3, 3), padding: (1, 1), pool: pool,
                                 bf16: precision.usesBF16(weights: conv.weight.value?.type))
         }
     }

@@ -93,15 +93,19 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     let weightFloats = uCount + sCount + t2Count + t4Count
     // Per band: a ring of transformed input frames (every window of kt − 1 + group virtual frames fits), for groups
     // one more slot for a time-transformed frame, and group + 2 product buffers (1 for single frames).
-    let nSlots = kt - 1 + group, eSlots = group > 1 ? 1 : 0, nP = group > 1 ? group + 2 : 1
-    let perTileRow = xi * ((nSlots + eSlots) * c + nP * coPad) * ntw
+    // The time-transformed frame and the 2 products beyond the group's outputs are per transform element (scratch of
+    // the thread that runs it), so a group costs 2 more slots and group − 1 more product buffers than single frames.
+    let nSlots = kt - 1 + group, nP = group
+    let perTileRow = xi * (nSlots * c + nP * coPad) * ntw
     // Bands small enough for the transformed inputs to stay in cache between their transform and their products,
-    // but of at least `minimumBandTiles` tiles (192 = 6 register tiles of the GEMM).
-    let baseRows = max(1, min(nth, max((minimumBandTiles + ntw - 1) / ntw, bandFloats / max(perTileRow, 1))))
+    // but of at least `minimumBandTiles` tiles (192 = 6 register tiles of the GEMM), 128 for groups (their band
+    // buffers are 2–3× larger: at 240×360 with 256 input channels 86 MB per thread in 3-row bands).
+    let minimumTiles = group > 1 ? min(minimumBandTiles, 128) : minimumBandTiles
+    let baseRows = max(1, min(nth, max((minimumTiles + ntw - 1) / ntw, bandFloats / max(perTileRow, 1))))
     let bandRows = winogradBandRows(base: baseRows, tileRows: nth, tilesPerRow: ntw, lanes: nr)
     let maxTiles = (bandRows * ntw + nr - 1) / nr * nr
     let slotStride = xi * c * maxTiles
-    let vCount = (nSlots + eSlots) * slotStride, pCount = xi * coPad * maxTiles
+    let vCount = nSlots * slotStride, pCount = xi * coPad * maxTiles
     var out = pool?.take([b, co, to, ho, wo]) ?? uninitializedTensor([b, co, to, ho, wo])  // the inverse transforms write every output value
     let plane = ho * wo
     let scratchFloats = Int(ck_winograd_scratch_floats(Int32(m), Int32(ntw)))
@@ -257,23 +261,29 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                 /// each (weights T2 / T4), and the inverse time transform in place in P.
                                 func grouped(_ ot: Int, _ mt: Int) {
                                     let at = mt + 2, T = mt == 2 ? T2 : T4, uStrip = at * c * mr
-                                    let E = V + nSlots * slotStride, n = c * ldt
+                                    let n = c * ldt, np = coPad * ldt
                                     let frameSlots = (0..<at).map { V + slotOf[ot + $0] * slotStride }
-                                    let product = { (e: Int) in
-                                        let eb = E + e * n
-                                        let v = frameSlots.map { UnsafePointer($0 + e * n) as UnsafePointer<Float>? }
-                                        var p = (0..<at).map { P + $0 * pCount + e * coPad * ldt as UnsafeMutablePointer<Float>? }
-                                        v.withUnsafeBufferPointer { vp in
-                                            for k in 0..<at {
-                                                ck_winograd_time_input(Int32(mt), Int32(k), vp.baseAddress!, n, eb)
-                                                var a: UnsafePointer<Float>? = UnsafePointer(T + e * coPad * at * c + k * c * mr)
-                                                var ev: UnsafePointer<Float>? = UnsafePointer(eb)
-                                                ck_winograd_gemm(1, Int32(c), Int32(co), Int32(tiles), &a, uStrip, &ev, p[k]!, Int32(ldt), 0)
+                                    let products = { (range: Range<Int>) in
+                                        // Scratch of this range: the time-transformed frame and products mt, mt + 1.
+                                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n + 2 * np)
+                                        defer { scratch.deallocate() }
+                                        for e in range {
+                                            let v = frameSlots.map { UnsafePointer($0 + e * n) as UnsafePointer<Float>? }
+                                            var p = (0..<at).map { k -> UnsafeMutablePointer<Float>? in
+                                                k < mt ? P + k * pCount + e * np : scratch + n + (k - mt) * np
                                             }
+                                            v.withUnsafeBufferPointer { vp in
+                                                for k in 0..<at {
+                                                    ck_winograd_time_input(Int32(mt), Int32(k), vp.baseAddress!, n, scratch)
+                                                    var a: UnsafePointer<Float>? = UnsafePointer(T + e * coPad * at * c + k * c * mr)
+                                                    var ev: UnsafePointer<Float>? = UnsafePointer(scratch)
+                                                    ck_winograd_gemm(1, Int32(c), Int32(co), Int32(tiles), &a, uStrip, &ev, p[k]!, Int32(ldt), 0)
+                                                }
+                                            }
+                                            p.withUnsafeMutableBufferPointer { ck_winograd_time_output(Int32(mt), $0.baseAddress!, np) }
                                         }
-                                        p.withUnsafeMutableBufferPointer { ck_winograd_time_output(Int32(mt), $0.baseAddress!, coPad * ldt) }
                                     }
-                                    if split { Engine.parallelFor(xi, product) } else { for e in 0..<xi { product(e) } }
+                                    if split { Engine.parallelRanges(xi, products) } else { products(0..<xi) }
                                     for i in 0..<mt { emit(P + i * pCount, ot + i) }
                                 }
 
