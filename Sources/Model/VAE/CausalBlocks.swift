@@ -47,19 +47,30 @@ final class CogVideoXCausalConv3d: Module {
             frames = Array(repeating: VirtualFrame(part: 0, t: 0), count: kt - 1)
         }
         frames += (0..<x.shape[2]).map { VirtualFrame(part: 0, t: $0) }
-        if let cache {
-            cache.frames[id] = cache.isLastChunk ? nil : gatherFrames(parts, Array(frames.suffix(kt - 1)), pool: cache.framePool)
-        }
         let y = try withWeightFloats(conv.weight, "conv.weight") {
             try virtualConvolve(parts, frames: frames, weight: $0, bias: conv.bias?.floats("conv.bias"),
                                 outChannels: conv.outChannels, kernel: conv.kernel, padding: (conv.padding.1, conv.padding.2),
                                 pool: cache?.pool, bf16: (cache?.precision ?? .environment).usesBF16(weights: conv.weight.value?.type))
         }
-        // The consumed cache (now referenced by `parts` only) serves the next convolution's cache, except in the
-        // last chunk, which makes no more caches.
-        if let cache, !cache.isLastChunk, parts.count > 1 {
-            var consumed = parts.removeLast()
-            cache.framePool.give(&consumed)
+        // The next chunk's cache (the last kT − 1 input frames) is gathered after the convolution, so that it does not
+        // coexist with the convolution's buffers at the pass's peak (≈ 180 MB per 256-channel cache at 240×360). When
+        // those frames all come from this chunk, the consumed cache goes back to the pool first and its buffer is
+        // reused; otherwise (a 1-frame chunk) they include a cached frame, which is copied before it is released.
+        // The last chunk makes no more caches: the consumed one is released with `parts`.
+        if let cache {
+            cache.frames[id] = nil  // `parts` holds the only other reference, so the pool can reuse the buffer
+            guard !cache.isLastChunk else { return y }
+            let suffix = Array(frames.suffix(kt - 1))
+            let fromChunk = suffix.allSatisfy { $0.part == 0 }
+            if fromChunk, parts.count > 1 {
+                var consumed = parts.removeLast()
+                cache.framePool.give(&consumed)
+            }
+            cache.frames[id] = gatherFrames(parts, suffix, pool: cache.framePool)
+            if !fromChunk, parts.count > 1 {
+                var consumed = parts.removeLast()
+                cache.framePool.give(&consumed)
+            }
         }
         return y
     }

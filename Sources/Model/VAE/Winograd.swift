@@ -21,8 +21,9 @@ let vaeWinogradTile: Int = {
 /// (`WinogradTimePlan`), from `COGVIDEO_VAE_WINOGRAD_TIME`: 4 (default: F(4,3) and F(2,3), 6 products per 4 frames
 /// and 4 per 2 instead of 3 per frame), 2 (F(2,3) only) or 1 (off). Per convolution on random data F(4,3) on top of
 /// F(4×4) in space rounds to 2.3e-5 of the output's range (5.2e-6 with F(2,3), 3.4e-6 with neither), but the
-/// decoder's error against diffusers does not follow: 1.36e-5 with groups of 4 and 1.61e-5 with pairs at 240×368
-/// (Benchmarks/vae_decode.py, BENCHMARKS.md), within the 1e-4 bound either way.
+/// decoder's error against diffusers does not follow: 1.36e-5 with groups of 4, 1.61e-5 with pairs and 1.45e-5
+/// without at 240×368 (Benchmarks/vae_decode.py; decode 79.5 / 94.2 / 117.4 s on machine B, BENCHMARKS.md), within
+/// the 1e-4 bound either way.
 let vaeWinogradTime: Int = {
     switch ProcessInfo.processInfo.environment["COGVIDEO_VAE_WINOGRAD_TIME"] {
     case "0", "1", "off": return 1
