@@ -6,38 +6,27 @@
 //   y[r] = Σ_k d[r + k] · g[k],  Y = Aᵀ [(G g) ⊙ (Bᵀ d)].
 #include "CKernels.h"
 #include "simd_avx2.h"
+#include "winograd_tables.h"
 #include <stddef.h>
 
-static const float TB2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
-static const float TG2[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-static const float TB4[6][6] = {
-    {4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-    {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-static const float TG4[6][3] = {
-    {1.0f / 4, 0, 0}, {-1.0f / 6, -1.0f / 6, -1.0f / 6}, {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-    {1.0f / 24, 1.0f / 12, 1.0f / 6}, {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};
-
-static inline float tb(int mt, int k, int j) { return mt == 4 ? TB4[k][j] : TB2[k][j]; }
-static inline float tg(int mt, int k, int j) { return mt == 4 ? TG4[k][j] : TG2[k][j]; }
-
 void ck_winograd_time_kernels(int mt, const float *w, size_t n, float *wt) {
-    const int at = mt + 2;
+    const int taps = mt + 2;
     for (size_t p = 0; p < n; p++) {
         const float *g = w + p * 27;
-        float *d = wt + p * (size_t)at * 9;
-        for (int k = 0; k < at; k++)
+        float *d = wt + p * (size_t)taps * 9;
+        for (int k = 0; k < taps; k++)
             for (int s = 0; s < 9; s++)
-                d[k * 9 + s] = tg(mt, k, 0) * g[s] + tg(mt, k, 1) * g[9 + s] + tg(mt, k, 2) * g[18 + s];
+                d[k * 9 + s] = gm(mt, k, 0) * g[s] + gm(mt, k, 1) * g[9 + s] + gm(mt, k, 2) * g[18 + s];
     }
 }
 
 static inline __attribute__((always_inline)) void time_input(int mt, int k, const float *const *v, size_t n, float *restrict e) {
-    const int at = mt + 2;
+    const int taps = mt + 2;
     const float *src[6];
     float coef[6];
     int terms = 0;
-    for (int j = 0; j < at; j++) {
-        float c = tb(mt, k, j);
+    for (int j = 0; j < taps; j++) {
+        float c = bt(mt, k, j);
         if (c != 0) { src[terms] = v[j]; coef[terms] = c; terms++; }
     }
     // At most four non-zero coefficients per row (both tables); one pass, contiguous, vectorized by the compiler.

@@ -6,14 +6,6 @@ import SafeTensors
 import Testing
 @testable import Model
 
-private struct Rand {
-    var g: UInt64
-    mutating func next() -> Float { g = g &* 6364136223846793005 &+ 1442695040888963407; return Float(g >> 40) / Float(1 << 24) - 0.5 }
-    mutating func tensor(_ shape: [Int], scale: Float = 2) -> Tensor {
-        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in next() * scale })
-    }
-}
-
 /// Head sizes 16 (the tiny fixtures), 64 (every CogVideoX), 80 and 128 (more than one 64-wide output block); query
 /// counts off the 6-row and 96-row tiles; key counts off the 64-key packing, odd (a half-filled last key pair) and
 /// beyond one 256-key tile. Q, K and V round to bf16 (relative error 2⁻⁹) and so do the probabilities, so with
@@ -24,8 +16,8 @@ private struct Rand {
 @Test(arguments: [(1, 1, 16, Float(1), Float(1e-2)), (97, 1000, 64, 0.125, 1e-2), (193, 257, 80, 4, 1e-1),
                   (6, 63, 128, 0.5, 1e-2), (13, 301, 16, 1, 1e-2), (200, 640, 64, 0.125, 1e-2)])
 func bf16AttentionStaysCloseToFP32(_ sq: Int, _ sk: Int, _ d: Int, _ scale: Float, _ tolerance: Float) throws {
-    var r = Rand(g: UInt64(sq * 31 + sk * 7 + d))
-    let q = r.tensor([2, 2, sq, d]), k = r.tensor([2, 2, sk, d]), v = r.tensor([2, 2, sk, d])
+    var r = TestRandom(g: UInt64(sq * 31 + sk * 7 + d))
+    let q = r.tensor([2, 2, sq, d], scale: 2), k = r.tensor([2, 2, sk, d], scale: 2), v = r.tensor([2, 2, sk, d], scale: 2)
     let f32 = try Ops.attention(q: q, k: k, v: v, scale: scale)
     let bf16 = try Ops.attention(q: q, k: k, v: v, scale: scale, precision: .bf16)
     #expect(bf16.shape == f32.shape)
@@ -42,12 +34,12 @@ func bf16AttentionStaysCloseToFP32(_ sq: Int, _ sk: Int, _ d: Int, _ scale: Floa
 /// A score bias (T5) and head sizes that are not a multiple of 16 are outside the bf16 kernel: `.bf16` must give the
 /// fp32 result bit for bit there.
 @Test func bf16AttentionFallsBackToFP32WithABiasOrAnOddHeadSize() throws {
-    var r = Rand(g: 5)
-    let q = r.tensor([1, 2, 20, 64]), k = r.tensor([1, 2, 30, 64]), v = r.tensor([1, 2, 30, 64])
-    let bias = r.tensor([1, 2, 20, 30])
+    var r = TestRandom(g: 5)
+    let q = r.tensor([1, 2, 20, 64], scale: 2), k = r.tensor([1, 2, 30, 64], scale: 2), v = r.tensor([1, 2, 30, 64], scale: 2)
+    let bias = r.tensor([1, 2, 20, 30], scale: 2)
     #expect(try Ops.attention(q: q, k: k, v: v, scale: 0.125, bias: bias, precision: .bf16).data
             == Ops.attention(q: q, k: k, v: v, scale: 0.125, bias: bias).data)
-    let q2 = r.tensor([1, 2, 20, 24]), k2 = r.tensor([1, 2, 30, 24]), v2 = r.tensor([1, 2, 30, 24])
+    let q2 = r.tensor([1, 2, 20, 24], scale: 2), k2 = r.tensor([1, 2, 30, 24], scale: 2), v2 = r.tensor([1, 2, 30, 24], scale: 2)
     #expect(try Ops.attention(q: q2, k: k2, v: v2, scale: 0.2, precision: .bf16).data
             == Ops.attention(q: q2, k: k2, v: v2, scale: 0.2).data)
 }
@@ -88,9 +80,9 @@ func transformerWithBF16AttentionStaysClose(_ type: GGMLType?, _ minimum: Double
 /// and leaves the other columns of the output alone.
 @Test(arguments: AttentionPrecision.allCases)
 func attentionOnColumnBlocksMatchesTheHeadMajorPath(_ precision: AttentionPrecision) throws {
-    var r = Rand(g: 11)
+    var r = TestRandom(g: 11)
     let (b, sq, sk, g, d) = (2, 101, 333, 3, 16)
-    let q = r.tensor([b, sq, g * d]), k = r.tensor([b, sk, g * d]), v = r.tensor([b, sk, g * d])
+    let q = r.tensor([b, sq, g * d], scale: 2), k = r.tensor([b, sk, g * d], scale: 2), v = r.tensor([b, sk, g * d], scale: 2)
     var out = Tensor(repeating: 7, shape: [b, sq, 5 * d])
     let ran = try Ops.attentionColumns(q: q, k: k, v: v, heads: g, headDim: d, scale: 0.25, precision: precision,
                                        into: &out, column: d)
@@ -115,9 +107,9 @@ func attentionOnColumnBlocksMatchesTheHeadMajorPath(_ precision: AttentionPrecis
 /// order); with AVX2 the Kᵀ kernel is the portable one (no FMA), so within fp32 rounding (1e-5 of max |out|).
 @Test(arguments: [(13, 257, 17, false), (97, 1000, 80, true), (6, 63, 64, true)])
 func packedFP32AttentionKernelMatchesTheTransposedKernel(_ nq: Int, _ sk: Int, _ d: Int, _ withBias: Bool) throws {
-    var r = Rand(g: UInt64(nq + sk + d))
-    let q = r.tensor([nq, d]).data, k = r.tensor([sk, d]).data, v = r.tensor([sk, d]).data
-    var bias = r.tensor([nq, sk]).data
+    var r = TestRandom(g: UInt64(nq + sk + d))
+    let q = r.tensor([nq, d], scale: 2).data, k = r.tensor([sk, d], scale: 2).data, v = r.tensor([sk, d], scale: 2).data
+    var bias = r.tensor([nq, sk], scale: 2).data
     for i in stride(from: 0, to: bias.count, by: 7) { bias[i] = -.infinity }
     let kt = (0..<(d * sk)).map { k[($0 % sk) * d + $0 / sk] }
     var a = [Float](repeating: 0, count: nq * d), b = [Float](repeating: 1, count: nq * d)

@@ -7,13 +7,6 @@ import Testing
 // Tests of the SIMD kernels behind Ops and the layers: each against a Double-precision evaluation of the
 // definition, on sizes that hit every vector tail and tile edge.
 
-private struct Rand {
-    var g: UInt64
-    mutating func next() -> Float { g = g &* 6364136223846793005 &+ 1442695040888963407; return Float(g >> 40) / Float(1 << 24) - 0.5 }
-    mutating func values(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in next() * scale } }
-    mutating func tensor(_ shape: [Int], scale: Float = 1) -> Tensor { Tensor(shape: shape, data: values(shape.reduce(1, *), scale: scale)) }
-}
-
 /// Inputs spanning tiny, ordinary and saturating magnitudes (37 values: not a multiple of the vector width).
 private let activationInputs: [Float] = [0, -0.0, 1e-7, -1e-7, 1e-3, -1e-3, 0.1, -0.1, 0.5, -0.5, 0.624, -0.626, 1, -1, 1.5,
                                          -1.5, 2, -2, 3, -3, 4.5, -4.5, 6, -6, 9, -9, 15, -15, 30, -30, 80, -80, 90, -90,
@@ -29,7 +22,7 @@ private let activationInputs: [Float] = [0, -0.0, 1e-7, -1e-7, 1e-3, -1e-3, 0.1,
 
 @Test(arguments: [true, false])
 func geluKernelMatchesItsDefinition(_ approximate: Bool) {
-    var r = Rand(g: 5)
+    var r = TestRandom(g: 5)
     let inputs = activationInputs + r.values(1000, scale: 12)
     let y = Ops.gelu(Tensor(shape: [inputs.count], data: inputs), approximate: approximate)
     for (x, v) in zip(inputs, y.data) {
@@ -41,7 +34,7 @@ func geluKernelMatchesItsDefinition(_ approximate: Bool) {
 }
 
 @Test func softmaxKernelMatchesItsDefinitionIncludingMaskedEntries() {
-    var r = Rand(g: 9)
+    var r = TestRandom(g: 9)
     let (rows, n) = (7, 53)
     var x = r.values(rows * n, scale: 40)
     for j in stride(from: 0, to: n, by: 5) { x[2 * n + j] = -.infinity }  // masked entries in row 2
@@ -85,14 +78,14 @@ private func referenceAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Fl
 /// off the 16-lane vectors and 256-key tiles; large scores (scale 4) that need the running-max rescaling.
 @Test(arguments: [(1, 1, 3, Float(1)), (97, 1000, 80, 0.125), (193, 257, 64, 4), (6, 16, 128, 0.5), (13, 300, 17, 1)])
 func flashAttentionKernelMatchesMaterializedSoftmax(_ sq: Int, _ sk: Int, _ d: Int, _ scale: Float) throws {
-    var r = Rand(g: UInt64(sq * 31 + sk * 7 + d))
+    var r = TestRandom(g: UInt64(sq * 31 + sk * 7 + d))
     let q = r.tensor([2, 2, sq, d]), k = r.tensor([2, 2, sk, d]), v = r.tensor([2, 2, sk, d])
     let o = try Ops.attention(q: q, k: k, v: v, scale: scale)
     #expect(relativeMaxError(o.data, referenceAttention(q, k, v, scale: scale, bias: nil)) < 1e-5)
 }
 
 @Test func flashAttentionHonoursAMaskingBiasSharedAcrossTheBatch() throws {
-    var r = Rand(g: 77)
+    var r = TestRandom(g: 77)
     let (sq, sk, d) = (40, 600, 64)
     let q = r.tensor([2, 3, sq, d]), k = r.tensor([2, 3, sk, d]), v = r.tensor([2, 3, sk, d])
     var bias = r.tensor([1, 3, sq, sk], scale: 4)
@@ -114,7 +107,7 @@ func flashAttentionKernelMatchesMaterializedSoftmax(_ sq: Int, _ sk: Int, _ d: I
 }
 
 @Test func batchedMatmulMatchesTheDefinition() {
-    var r = Rand(g: 3)
+    var r = TestRandom(g: 3)
     let (b, m, k, n) = (3, 19, 37, 45)
     let a = r.tensor([b, m, k]), bb = r.tensor([b, k, n])
     let c = Ops.matmul(a, bb)
@@ -133,7 +126,7 @@ func flashAttentionKernelMatchesMaterializedSoftmax(_ sq: Int, _ sk: Int, _ d: I
 /// K up to 2048 is one block (1100); beyond it, 1024-wide blocks with a partial last one (2600).
 @Test(arguments: [(1, 1, 1), (7, 33, 5), (29, 70, 300), (64, 96, 1), (130, 257, 129), (100, 2100, 1100), (33, 70, 2600)])
 func builtinGEMMMatchesTheDefinition(_ m: Int, _ n: Int, _ k: Int) {
-    var r = Rand(g: UInt64(m * n + k))
+    var r = TestRandom(g: UInt64(m * n + k))
     let (lda, ldb, ldc) = (k + 3, k + 1, n + 2)
     let a = r.values(m * lda), b = r.values(n * ldb), c0 = r.values(m * ldc)
     for accumulate in [false, true] {
@@ -159,7 +152,7 @@ func builtinGEMMMatchesTheDefinition(_ m: Int, _ n: Int, _ k: Int) {
 /// non-multiple of the 32-column strips.
 @Test(arguments: [GGMLType.f16, .bf16, .q8_0, .q4_0, .q5_1], [(50, 300, 544), (20, 2200, 1312), (6, 2200, 2592)])
 func decodingGEMMMatchesTheDecodedWeightsAcrossBlocksAndThreads(_ type: GGMLType, _ size: (Int, Int, Int)) throws {
-    var r = Rand(g: 19)
+    var r = TestRandom(g: 19)
     let (m, n, k) = size
     let encoded = try BlockCodec.quantize(type, r.values(n * k))
     let decoded = try encoded.withUnsafeBytes { try BlockCodec.dequantize(type, $0, count: n * k) }

@@ -33,18 +33,12 @@ func int8ActivationReference(_ x: [Float], m: Int, k: Int, weights decoded: [Flo
     return out
 }
 
-private struct Noise {
-    var g: UInt64
-    mutating func next() -> Float { g = g &* 6364136223846793005 &+ 1442695040888963407; return Float(g >> 40) / Float(1 << 24) - 0.5 }
-    mutating func values(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in next() * scale } }
-}
-
 /// Odd M, N across the 6-row and 32-column tiles, N past one 256-row packing panel and split across threads, K from
 /// one block to 60 (the transformer's 1920).
 @Test(arguments: [GGMLType.q8_0, .q4_0], [(1, 1, 32), (7, 33, 64), (50, 300, 544), (13, 531, 1920)])
 func int8LinearMatchesTheQuantizedSumsAndStaysCloseToFP32(_ type: GGMLType, _ size: (Int, Int, Int)) throws {
     let (m, n, k) = size
-    var r = Noise(g: UInt64(m * 31 + n * 7 + k))
+    var r = TestRandom(g: UInt64(m * 31 + n * 7 + k))
     let encoded = try BlockCodec.quantize(type, r.values(n * k, scale: 0.1))
     let decoded = try encoded.withUnsafeBytes { try BlockCodec.dequantize(type, $0, count: n * k) }
     let lin = Linear(inFeatures: k, outFeatures: n, bias: false)
@@ -73,7 +67,7 @@ func int8LinearMatchesTheQuantizedSumsAndStaysCloseToFP32(_ type: GGMLType, _ si
 @Test(arguments: [GGMLType.q8_0, .q4_0])
 func int8KernelSIMDAndPortablePathsAgree(_ type: GGMLType) throws {
     let (m, n, k) = (23, 290, 640)
-    var r = Noise(g: 99)
+    var r = TestRandom(g: 99)
     let x = r.values(m * k, scale: 4)
     let encoded = try BlockCodec.quantize(type, r.values(n * k, scale: 0.2))
     var qa = [[UInt8]](repeating: [UInt8](repeating: 0, count: m * k), count: 2)

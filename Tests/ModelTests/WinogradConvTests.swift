@@ -10,19 +10,12 @@ import Testing
 import CKernels
 @testable import Model
 
-private struct Rand {
-    var g: UInt64
-    mutating func next() -> Float { g = g &* 6364136223846793005 &+ 1442695040888963407; return Float(g >> 40) / Float(1 << 24) - 0.5 }
-    mutating func values(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
-    mutating func tensor(_ shape: [Int]) -> Tensor { Tensor(shape: shape, data: values(shape.reduce(1, *))) }
-}
-
 private func tolerance(_ tile: Int) -> Float { tile == 4 ? 1e-5 : 3e-6 }
 
 /// The causal 3×3×3 convolution (kT = 3, padding 1) through Winograd and through im2col.
 private func causalPair(tile: Int, batch: Int, channels: Int, out: Int, frames t: Int, height h: Int, width w: Int,
                         cached: Bool, seed: UInt64) throws -> (winograd: Tensor, im2col: Tensor) {
-    var r = Rand(g: seed)
+    var r = TestRandom(g: seed)
     let x = r.tensor([batch, channels, t, h, w])
     var parts = [x]
     var frames: [VirtualFrame]
@@ -59,7 +52,7 @@ func winogradCausalConvMatchesIm2colAtOddSizes(_ tile: Int) throws {
 func winogradRowBandsMatchIm2col(_ tile: Int) throws {
     // Bands of a single tile row (budget below one row, no minimum tile count): band offsets into the padded rows,
     // the packed operands and the output rows are exercised.
-    var r = Rand(g: 99)
+    var r = TestRandom(g: 99)
     let (c, co, t, h, w) = (23, 17, 3, 5 * tile + 3, 3 * tile + 1)
     let parts = [r.tensor([1, c, t, h, w]), r.tensor([1, c, 2, h, w])]
     let frames = [VirtualFrame(part: 1, t: 0), VirtualFrame(part: 1, t: 1)] + (0..<t).map { VirtualFrame(part: 0, t: $0) }
@@ -77,7 +70,7 @@ func winogradRowBandsMatchIm2col(_ tile: Int) throws {
 @Test(arguments: [4, 2])
 func winogradUpsampledConvMatchesIm2col(_ tile: Int) throws {
     // CogVideoXUpsample3D's conv: 3×3 per frame (kT = 1) read through nearest ×2 maps in rows, columns and frames.
-    var r = Rand(g: 5)
+    var r = TestRandom(g: 5)
     let (c, co, h, w) = (17, 13, 5, 7)
     let x = r.tensor([1, c, 2, h, w])
     let frames = [0, 0, 1, 1].map { VirtualFrame(part: 0, t: $0) }
@@ -94,7 +87,7 @@ func winogradUpsampledConvMatchesIm2col(_ tile: Int) throws {
 
 @Test func winogradGEMMKernelMatchesItsPortableForm() {
     // Two register tiles of output channels and tiles, three time taps: AVX-512 kernel vs the scalar loops.
-    var r = Rand(g: 41)
+    var r = TestRandom(g: 41)
     let (kt, ci, co, tiles) = (3, 37, 2 * Int(CK_WG_MR), 2 * Int(CK_WG_NR))
     let u = r.values(co * kt * ci)
     let v = (0..<kt).map { _ in r.values(tiles * ci) }
@@ -128,7 +121,7 @@ func winogradUpsampledConvMatchesIm2col(_ tile: Int) throws {
 func winogradWideRowsMatchIm2col(_ upsampled: Bool) throws {
     // Rows of 37–38 tiles (several 16-tile vectors of the AVX-512 transforms, a partial last one) in bands of three
     // tile rows, whose later rows start inside a strip of NR tiles: vectors that cross into the next strip.
-    var r = Rand(g: 77)
+    var r = TestRandom(g: 77)
     let (c, co) = (5, 7)
     let (h, w) = upsampled ? (7, 75) : (13, 147)
     let x = r.tensor([1, c, upsampled ? 1 : 2, h, w])

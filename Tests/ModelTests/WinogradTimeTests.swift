@@ -8,13 +8,6 @@ import Foundation
 import Testing
 @testable import Model
 
-private struct Rand {
-    var g: UInt64
-    mutating func next() -> Float { g = g &* 6364136223846793005 &+ 1442695040888963407; return Float(g >> 40) / Float(1 << 24) - 0.5 }
-    mutating func values(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
-    mutating func tensor(_ shape: [Int]) -> Tensor { Tensor(shape: shape, data: values(shape.reduce(1, *))) }
-}
-
 private func frames(_ kind: String, _ t: Int) -> [VirtualFrame] {
     switch kind {
     case "cached": return [VirtualFrame(part: 1, t: 0), VirtualFrame(part: 1, t: 1)] + (0..<t).map { VirtualFrame(part: 0, t: $0) }
@@ -27,7 +20,7 @@ private func frames(_ kind: String, _ t: Int) -> [VirtualFrame] {
 
 @Test(arguments: [(4, 4), (4, 2), (2, 4), (2, 2)])
 func winogradTimeGroupsMatchIm2col(_ tile: Int, _ group: Int) throws {
-    var r = Rand(g: 2024)
+    var r = TestRandom(g: 2024)
     let (c, co, h, w) = (19, 21, 2 * tile + 3, 3 * tile + 1)
     var worst: Float = 0
     for kind in ["cached", "replicated", "upsampled"] {

@@ -62,15 +62,14 @@ final class CogVideoXCausalConv3d: Module {
             guard !cache.isLastChunk else { return y }
             let suffix = Array(frames.suffix(kt - 1))
             let fromChunk = suffix.allSatisfy { $0.part == 0 }
-            if fromChunk, parts.count > 1 {
+            func releaseConsumed() {
+                guard parts.count > 1 else { return }
                 var consumed = parts.removeLast()
                 cache.framePool.give(&consumed)
             }
+            if fromChunk { releaseConsumed() }
             cache.frames[id] = gatherFrames(parts, suffix, pool: cache.framePool)
-            if !fromChunk, parts.count > 1 {
-                var consumed = parts.removeLast()
-                cache.framePool.give(&consumed)
-            }
+            if !fromChunk { releaseConsumed() }
         }
         return y
     }

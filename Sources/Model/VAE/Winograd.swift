@@ -2,8 +2,9 @@
 // or 16 (m = 2) transform-domain products per m×m output tile instead of 9·m² multiplications per input channel,
 // accumulated over the kT time taps in the transform domain, or, for causal 3-tap convolutions, with Winograd
 // F(2,3) / F(4,3) in time on top (CKernels/winograd_time.c, WinogradTimePlan): 4 products per 2 output frames or
-// 6 per 4 instead of 3 per frame. The spatial transforms are in Sources/CKernels/winograd.c; the products are one GEMM [out × kT·C]·[kT·C × tiles] per transform element (ck_winograd_gemm: AVX-512 register
-// tiles on operands that the transforms write already packed, the kT taps accumulated in registers).
+// 6 per 4 instead of 3 per frame. The spatial transforms are in Sources/CKernels/winograd.c; the products are one
+// GEMM [out × kT·C]·[kT·C × tiles] per transform element (ck_winograd_gemm: AVX-512 register tiles on operands that
+// the transforms write already packed, the kT taps accumulated in registers).
 import CKernels
 import Foundation
 
@@ -92,10 +93,10 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
     let uCount = plan.usesSingles ? unit * kt : 0, sCount = plan.usesSingles && merge ? uCount : 0
     let t2Count = plan.usesPairs ? unit * 4 : 0, t4Count = plan.usesQuads ? unit * 6 : 0
     let weightFloats = uCount + sCount + t2Count + t4Count
-    // Per band: a ring of transformed input frames (every window of kt − 1 + group virtual frames fits), for groups
-    // one more slot for a time-transformed frame, and group + 2 product buffers (1 for single frames).
-    // The time-transformed frame and the 2 products beyond the group's outputs are per transform element (scratch of
-    // the thread that runs it), so a group costs 2 more slots and group − 1 more product buffers than single frames.
+    // Per band: a ring of transformed input frames (every window of kt − 1 + group virtual frames fits) and one
+    // product buffer per output frame of a group. The time-transformed frame and the 2 products beyond the group's
+    // outputs are per transform element (scratch of the thread that runs it), so a group costs 2 more slots and
+    // group − 1 more product buffers than single frames.
     let nSlots = kt - 1 + group, nP = group
     let perTileRow = xi * (nSlots * c + nP * coPad) * ntw
     // Bands small enough for the transformed inputs to stay in cache between their transform and their products,
@@ -138,12 +139,15 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                             nonisolated(unsafe) let T2 = work + uCount + sCount, T4 = work + uCount + sCount + t2Count
                             nonisolated(unsafe) let O = op.baseAddress!, RI = rp.baseAddress!, CI = cip, B = bases
                             nonisolated(unsafe) let W = wp.baseAddress!
-                            if plan.usesSingles {
+                            /// Spatial transform of kernels `k` `[co][c][taps][3][3]` into the packed operands at `dst`.
+                            func transformWeights(_ k: UnsafePointer<Float>, taps: Int, into dst: UnsafeMutablePointer<Float>) {
+                                nonisolated(unsafe) let k = k, dst = dst
                                 Engine.parallelRanges(coPad / mr) { r in  // whole strips of MR output channels
-                                    ck_winograd_weights(Int32(m), W, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
-                                                        Int32(c), Int32(kt), U)
+                                    ck_winograd_weights(Int32(m), k, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
+                                                        Int32(c), Int32(taps), dst)
                                 }
                             }
+                            if plan.usesSingles { transformWeights(W, taps: kt, into: U) }
                             for (mt, T) in [(2, T2), (4, T4)] where mt == 2 ? plan.usesPairs : plan.usesQuads {
                                 // Time taps combined on the raw kernels, then the spatial transform of mt + 2 taps.
                                 let at = mt + 2
@@ -153,10 +157,7 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                     Engine.parallelRanges(co) { r in
                                         ck_winograd_time_kernels(Int32(mt), W + r.lowerBound * c * 27, r.count * c, WT + r.lowerBound * c * at * 9)
                                     }
-                                    Engine.parallelRanges(coPad / mr) { r in
-                                        ck_winograd_weights(Int32(m), WT, Int32(co), Int32(r.lowerBound * mr), Int32(min(co, r.upperBound * mr)),
-                                                            Int32(c), Int32(at), T)
-                                    }
+                                    transformWeights(WT, taps: at, into: T)
                                 }
                             }
                             if sCount > 0 {
@@ -258,8 +259,8 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                 }
 
                                 /// Output frames ot ..< ot + mt from input frames ot ..< ot + mt + 2 by Winograd F(mt, 3) in
-                                /// time: per transform element, mt + 2 time-transformed frames (in the E slot), one product
-                                /// each (weights T2 / T4), and the inverse time transform in place in P.
+                                /// time: per transform element, mt + 2 time-transformed frames (in scratch), one product
+                                /// each (weights T2 / T4), and the inverse time transform in place.
                                 func grouped(_ ot: Int, _ mt: Int) {
                                     let at = mt + 2, T = mt == 2 ? T2 : T4, uStrip = at * c * mr
                                     let n = c * ldt, np = coPad * ldt

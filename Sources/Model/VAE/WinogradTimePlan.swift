@@ -61,13 +61,13 @@ struct WinogradTimePlan: Equatable {
         var candidates = [base]
         for s in 0...min(to, 3) {
             let rest = to - s
-            candidates.append(plan(singles: s, pairs: rest / 2, quads: 0))
+            if rest % 2 == 0 { candidates.append(plan(singles: s, pairs: rest / 2, quads: 0)) }
             if largestGroup >= 4 && rest >= 4 {
                 candidates.append(plan(singles: s + rest % 4 % 2, pairs: rest % 4 / 2, quads: rest / 4))
             }
         }
         let budget = max(base.weightUnits(kt: kt, merge: merge) * unitFloats, budgetFloats)
-        return candidates.filter { $0.items.reduce(0) { $0 + $1.count } == to && $0.weightUnits(kt: kt, merge: merge) * unitFloats <= budget }
+        return candidates.filter { $0.weightUnits(kt: kt, merge: merge) * unitFloats <= budget }
             .min { $0.products < $1.products } ?? base
     }
 }
