@@ -35,8 +35,17 @@ final class CogVideoXCausalConv3d: Module {
 
     /// Causal convolution of the chunk `x` `[B, C, T, H, W]` → `[B, out, T, H, W]`. The padded input is never
     /// built: im2col reads the cached (or replicated first) frames and the chunk's frames in place.
-    func callAsFunction(_ x: Tensor, cache: CausalCache?) throws -> Tensor {
-        guard kt > 1 else { return try pointwiseConv(x, conv) }
+    ///
+    /// With `normalizing` (the norm of `x` and SiLU before this conv) the convolution reads `x` normalized, and the
+    /// next chunk's cache holds normalized frames, as diffusers' cache of the conv's input does; `x` itself is not
+    /// modified. The cached frames of the previous chunk are already normalized (with that chunk's statistics).
+    func callAsFunction(_ x: Tensor, cache: CausalCache?, normalizing: InputNormalization? = nil) throws -> Tensor {
+        guard kt > 1 else {
+            guard let normalizing else { return try pointwiseConv(x, conv) }
+            var n = uninitializedTensor(x.shape)
+            try normalizing.apply(to: &n, source: x)
+            return try pointwiseConv(n, conv)
+        }
         let id = ObjectIdentifier(self)
         var parts = [x]
         var frames: [VirtualFrame]
@@ -50,7 +59,8 @@ final class CogVideoXCausalConv3d: Module {
         let y = try withWeightFloats(conv.weight, "conv.weight") {
             try virtualConvolve(parts, frames: frames, weight: $0, bias: conv.bias?.floats("conv.bias"),
                                 outChannels: conv.outChannels, kernel: conv.kernel, padding: (conv.padding.1, conv.padding.2),
-                                pool: cache?.pool, bf16: (cache?.precision ?? .environment).usesBF16(weights: conv.weight.value?.type))
+                                pool: cache?.pool, bf16: (cache?.precision ?? .environment).usesBF16(weights: conv.weight.value?.type),
+                                normalizing: normalizing)
         }
         // The next chunk's cache (the last kT − 1 input frames) is gathered after the convolution, so that it does not
         // coexist with the convolution's buffers at the pass's peak (≈ 180 MB per 256-channel cache at 240×360). When
@@ -68,7 +78,9 @@ final class CogVideoXCausalConv3d: Module {
                 cache.framePool.give(&consumed)
             }
             if fromChunk { releaseConsumed() }
-            cache.frames[id] = gatherFrames(parts, suffix, pool: cache.framePool)
+            var next = gatherFrames(parts, suffix, pool: cache.framePool)
+            if let normalizing { try normalizing.apply(to: &next, frames: suffix.map { $0.part == 0 ? $0.t : nil }) }
+            cache.frames[id] = next
             if !fromChunk { releaseConsumed() }
         }
         return y
@@ -96,18 +108,20 @@ final class CogVideoXSpatialNorm3D: Module {
     }
 
     /// Normalizes `f` `[B, C, T, H, W]` in place (then SiLU when `silu`); with `source`, normalizes `source` (same
-    /// shape) into `f` instead, whose values are then never read. `conv_y`/`conv_b` are 1×1×1, so they commute
-    /// with the nearest resize: they run on `zq` at latent size, and each of their rows is expanded to full width
-    /// once for the output rows that share it.
+    /// shape) into `f` instead, whose values are then never read.
     func apply(_ f: inout Tensor, zq: Tensor, cache: CausalCache?, silu: Bool, source: Tensor? = nil) throws {
-        let (bn, ch, t, h, w) = (f.shape[0], f.shape[1], f.shape[2], f.shape[3], f.shape[4])
-        let (tz, hz, wz) = (zq.shape[2], zq.shape[3], zq.shape[4])
-        guard ch == normLayer.channels else {
+        try normalization(of: source ?? f, zq: zq, cache: cache, silu: silu).apply(to: &f, source: source)
+    }
+
+    /// The SpatialNorm of `f` `[B, C, T, H, W]` (then SiLU when `silu`), to apply in place or as a convolution reads
+    /// `f`. `conv_y`/`conv_b` are 1×1×1, so they commute with the nearest resize: they run on `zq` at latent size,
+    /// and `InputNormalization` reads them through the index maps.
+    func normalization(of f: Tensor, zq: Tensor, cache: CausalCache?, silu: Bool) throws -> InputNormalization {
+        guard f.rank == 5, zq.rank == 5, f.shape[1] == normLayer.channels, normLayer.channels % normLayer.groups == 0 else {
             throw ModuleError.shapeMismatch("SpatialNorm input", expected: [-1, normLayer.channels, -1, -1, -1], found: f.shape)
         }
-        if let source, source.shape != f.shape {
-            throw ModuleError.shapeMismatch("SpatialNorm source", expected: f.shape, found: source.shape)
-        }
+        let (bn, ch, t, h, w) = (f.shape[0], f.shape[1], f.shape[2], f.shape[3], f.shape[4])
+        let (tz, hz, wz) = (zq.shape[2], zq.shape[3], zq.shape[4])
         let tmap: [Int]
         if t > 1 && t % 2 == 1 {
             guard tz > 1 else { throw ModuleError.invalidInput("SpatialNorm of \(t) frames needs more than one latent frame") }
@@ -115,48 +129,16 @@ final class CogVideoXSpatialNorm3D: Module {
         } else {
             tmap = nearestMap(from: tz, to: t)
         }
-        let hmap = nearestMap(from: hz, to: h), wmap = nearestMap(from: wz, to: w)
         let y = try convY(zq, cache: cache), bb = try convB(zq, cache: cache)
+        guard y.shape == [bn, ch, tz, hz, wz], bb.shape == y.shape else {
+            throw ModuleError.shapeMismatch("SpatialNorm zq", expected: [bn, ch, tz, hz, wz], found: y.shape)
+        }
         let gamma = try normLayer.weight?.floats("norm_layer.weight"), beta = try normLayer.bias?.floats("norm_layer.bias")
-        let stats = groupNormStatistics(source ?? f, groups: normLayer.groups, eps: normLayer.eps)
-        let cpg = ch / normLayer.groups, groups = normLayer.groups
-        /// Rows `row` of the output from `S` (the source, or `F` itself).
-        func run(_ F: UnsafeMutablePointer<Float>, _ S: UnsafePointer<Float>, _ Y: UnsafePointer<Float>, _ Bv: UnsafePointer<Float>) {
-            nonisolated(unsafe) let F = F, S = S, Y = Y, Bv = Bv
-            Engine.parallelFor(bn * ch * t) { row in
-                let bc = row / t, tt = row % t, c = bc % ch
-                let st = stats[(bc / ch) * groups + c / cpg]
-                let scale = (gamma?[c] ?? 1) * st.inv
-                let shift = (beta?[c] ?? 0) - st.mean * scale
-                let frame = F + row * h * w, src = S + row * h * w
-                let zf = (bc * tz + tmap[tt]) * hz * wz
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * w) { ex in
-                    let ey = ex.baseAddress!, eb = ey + w
-                    var expanded = -1
-                    for i in 0..<h {
-                        if hmap[i] != expanded {
-                            expanded = hmap[i]
-                            let yr = Y + zf + expanded * wz, br = Bv + zf + expanded * wz
-                            for j in 0..<w { ey[j] = yr[wmap[j]]; eb[j] = br[wmap[j]] }
-                        }
-                        let o = frame + i * w, s = src + i * w
-                        for j in 0..<w { o[j] = (s[j] * scale + shift) * ey[j] + eb[j] }
-                        if silu { ck_silu(o, w) }
-                    }
-                }
-            }
-        }
-        f.data.withUnsafeMutableBufferPointer { fp in
-            y.data.withUnsafeBufferPointer { yp in
-                bb.data.withUnsafeBufferPointer { bp in
-                    if let source {
-                        source.data.withUnsafeBufferPointer { sp in run(fp.baseAddress!, sp.baseAddress!, yp.baseAddress!, bp.baseAddress!) }
-                    } else {
-                        run(fp.baseAddress!, UnsafePointer(fp.baseAddress!), yp.baseAddress!, bp.baseAddress!)
-                    }
-                }
-            }
-        }
+        let stats = groupNormStatistics(f, groups: normLayer.groups, eps: normLayer.eps)
+        let (scale, shift) = affineCoefficients(batch: bn, channels: ch, groups: normLayer.groups, stats: stats, gamma: gamma, beta: beta)
+        let modulation = InputNormalization.Modulation(y: y.data, b: bb.data, tz: tz, hz: hz, wz: wz, tmap: tmap,
+                                                       hmap: nearestMap(from: hz, to: h), wmap: nearestMap(from: wz, to: w))
+        return InputNormalization(shape: f.shape, scale: scale, shift: shift, modulation: modulation, silu: silu)
     }
 }
 
@@ -182,16 +164,15 @@ final class CogVideoXResnetBlock3D: Module {
         _convShortcut.wrappedValue = inC != outC ? Conv3d(inChannels: inC, outChannels: outC, kernel: (1, 1, 1)) : nil
     }
 
-    /// norm (GroupNorm, or SpatialNorm with `zq`) then SiLU, in place.
-    private func normalize(_ n: Module, _ x: inout Tensor, zq: Tensor?, cache: CausalCache?) throws {
+    /// The norm (GroupNorm, or SpatialNorm with `zq`) of `x`, then SiLU.
+    private func normalization(_ n: Module, of x: Tensor, zq: Tensor?, cache: CausalCache?) throws -> InputNormalization {
         if let s = n as? CogVideoXSpatialNorm3D {
             guard let zq else { throw ModuleError.invalidInput("a SpatialNorm resnet block needs the latent zq") }
-            try s.apply(&x, zq: zq, cache: cache, silu: true)
+            return try s.normalization(of: x, zq: zq, cache: cache, silu: true)
         } else if let g = n as? GroupNorm {
-            try groupNormInPlace(&x, g, silu: true)
-        } else {
-            throw ModuleError.invalidInput("resnet norm is neither GroupNorm nor SpatialNorm")
+            return try groupNormalization(of: x, g, silu: true)
         }
+        throw ModuleError.invalidInput("resnet norm is neither GroupNorm nor SpatialNorm")
     }
 
     func callAsFunction(_ x: Tensor, zq: Tensor?, cache: CausalCache?) throws -> Tensor {
@@ -200,30 +181,20 @@ final class CogVideoXResnetBlock3D: Module {
         return h
     }
 
-    /// The block on `x` in place. With a shortcut conv the shortcut is taken first so that `x` itself can be
-    /// normalized in place (at 480×720 the 256-channel input of the last up block is 1.4 GB per chunk).
+    /// The block on `x` in place. `norm1` + SiLU are applied as `conv1` reads `x` (`InputNormalization`), so `x`
+    /// stays the block's input without a normalized copy; the shortcut then runs on it in its own buffer
+    /// (`pointwiseConvInPlace`: 256 → 128 channels in the last up block, whose input is 708 MB per frame chunk of a
+    /// 240×360 tile, the decoder's peak), or `x` is the residual.
     ///
     /// Every buffer the block is done with goes back to the pass's `ActivationPool`: in a chain of blocks of one
-    /// size the normalized copy, both conv outputs and the residual reuse each other's memory.
+    /// size both conv outputs and the residual reuse each other's memory.
     func forward(_ x: inout Tensor, zq: Tensor?, cache: CausalCache?) throws {
         let pool = cache?.pool
-        var residual: Tensor
-        if let shortcut = convShortcut {
-            residual = try pointwiseConv(x, shortcut, pool: pool)
-            try normalize(norm1, &x, zq: zq, cache: cache)
-        } else if let s = norm1 as? CogVideoXSpatialNorm3D, let zq {
-            // The residual keeps the input: normalized into another buffer.
-            residual = x
-            x = pool?.take(residual.shape) ?? uninitializedTensor(residual.shape)
-            try s.apply(&x, zq: zq, cache: cache, silu: true, source: residual)
-        } else {
-            residual = x
-            x = pooledCopy(residual, pool)  // normalized in place while the residual keeps the input
-            try normalize(norm1, &x, zq: zq, cache: cache)
-        }
-        var h = try conv1(x, cache: cache)
-        pool?.give(&x)
-        try normalize(norm2, &h, zq: zq, cache: cache)
+        var h = try conv1(x, cache: cache, normalizing: try normalization(norm1, of: x, zq: zq, cache: cache))
+        var residual = x
+        x = Tensor(shape: [0], data: [])  // `residual` holds the only reference, for the in-place shortcut
+        if let shortcut = convShortcut { try pointwiseConvInPlace(&residual, shortcut, pool: pool) }
+        try normalization(norm2, of: h, zq: zq, cache: cache).apply(to: &h)
         x = try conv2(h, cache: cache)
         pool?.give(&h)
         addInPlace(&x, residual)

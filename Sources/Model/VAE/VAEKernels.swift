@@ -42,13 +42,28 @@ func withWeightFloats<R>(_ p: Parameter, _ name: String, _ body: (UnsafeBufferPo
 /// (`MappedFile`, PROT_READ + MAP_PRIVATE, never written): the next read faults them back in from the page cache
 /// with the same contents. Weights in any other memory (owned copies, GGUF) are left alone.
 func releaseMappedPages(_ w: WeightTensor) {
-    #if os(Linux)
     guard w.owner is MappedFile, let base = w.bytes.baseAddress else { return }
+    releaseWholePages(Int(bitPattern: base), Int(bitPattern: base) + w.bytes.count)
+}
+
+/// Drops the whole pages of `array`'s storage beyond its count from the resident set, for an activation buffer
+/// that now holds less than it was made for (`pointwiseConvInPlace`). The storage stays allocated (its capacity);
+/// those pages read as zeros if they are ever touched again, and nothing reads them before writing.
+func releaseUnusedCapacity(_ array: inout [Float]) {
+    let (count, capacity) = (array.count, array.capacity)
+    array.withUnsafeMutableBufferPointer { p in
+        guard let base = p.baseAddress else { return }
+        releaseWholePages(Int(bitPattern: base + count), Int(bitPattern: base + capacity))
+    }
+}
+
+/// `madvise(MADV_DONTNEED)` on the whole pages within the addresses `start ..< end` (Linux; a no-op elsewhere).
+private func releaseWholePages(_ start: Int, _ end: Int) {
+    #if os(Linux)
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let start = (Int(bitPattern: base) + page - 1) / page * page
-    let end = (Int(bitPattern: base) + w.bytes.count) / page * page
-    guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
-    _ = madvise(p, end - start, MADV_DONTNEED)
+    let first = (start + page - 1) / page * page, last = end / page * page
+    guard last > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
+    _ = madvise(p, last - first, MADV_DONTNEED)
     #endif
 }
 
@@ -160,24 +175,30 @@ func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<Float>],
 func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [Int]? = nil, cols colMap: [Int]? = nil,
                      weight: [Float], bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int), stride: (Int, Int) = (1, 1),
                      padding: (Int, Int), extraEnd: (Int, Int) = (0, 0), bandFloats: Int = 1 << 22,
-                     winogradTile: Int = vaeWinogradTile, pool: ActivationPool? = nil) throws -> Tensor {
+                     winogradTile: Int = vaeWinogradTile, pool: ActivationPool? = nil,
+                     normalizing: InputNormalization? = nil) throws -> Tensor {
     try weight.withUnsafeBufferPointer {
         try virtualConvolve(parts, frames: frames, rows: rowMap, cols: colMap, weight: $0, bias: bias, outChannels: co, kernel: kernel,
                             stride: stride, padding: padding, extraEnd: extraEnd, bandFloats: bandFloats, winogradTile: winogradTile,
-                            pool: pool)
+                            pool: pool, normalizing: normalizing)
     }
 }
 
 /// `virtualConvolve` with the weights `[out, C·kT·kH·kW]` fp32 read in place (`withWeightFloats`). `bf16`: the
-/// Winograd products in bf16 (`winogradConvolve`).
+/// Winograd products in bf16 (`winogradConvolve`). `normalizing`: `parts[0]` is read normalized (the other parts
+/// as they are): by the Winograd path row band by row band as it reads them, otherwise from a normalized copy.
 func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [Int]? = nil, cols colMap: [Int]? = nil,
                      weight: UnsafeBufferPointer<Float>, bias: [Float]?, outChannels co: Int, kernel: (Int, Int, Int),
                      stride: (Int, Int) = (1, 1), padding: (Int, Int), extraEnd: (Int, Int) = (0, 0), bandFloats: Int = 1 << 22,
-                     winogradTile: Int = vaeWinogradTile, pool: ActivationPool? = nil, bf16: Bool = false) throws -> Tensor {
+                     winogradTile: Int = vaeWinogradTile, pool: ActivationPool? = nil, bf16: Bool = false,
+                     normalizing: InputNormalization? = nil) throws -> Tensor {
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
     for p in parts where p.shape[0] != b || p.shape[1] != c || p.shape[3] != h || p.shape[4] != w {
         throw ModuleError.shapeMismatch("VAE convolution input part", expected: [b, c, -1, h, w], found: p.shape)
+    }
+    if let normalizing, normalizing.shape != s0 {
+        throw ModuleError.shapeMismatch("normalized VAE convolution input", expected: normalizing.shape, found: s0)
     }
     let partFrames = parts.map { $0.shape[2] }
     let vh = rowMap?.count ?? h, vw = colMap?.count ?? w
@@ -207,7 +228,15 @@ func virtualConvolve(_ parts: [Tensor], frames: [VirtualFrame], rows rowMap: [In
     if m > 0 && kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && extraEnd == (0, 0) && ho >= m && wo >= m {
         return winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: weight, bias: bias,
                                 outChannels: co, kt: kt, outSize: (ho, wo), tile: m,
-                                bandFloats: bandFloats, pool: pool, bf16: bf16)
+                                bandFloats: bandFloats, pool: pool, bf16: bf16, normalizing: normalizing)
+    }
+    if let normalizing {
+        var normalized = parts
+        normalized[0] = uninitializedTensor(s0)
+        try normalizing.apply(to: &normalized[0], source: parts[0])
+        return try virtualConvolve(normalized, frames: frames, rows: rowMap, cols: colMap, weight: weight, bias: bias, outChannels: co,
+                                   kernel: kernel, stride: stride, padding: padding, extraEnd: extraEnd, bandFloats: bandFloats,
+                                   winogradTile: winogradTile, pool: pool, bf16: bf16)
     }
 
     var out = Tensor(zeros: [b, co, to, ho, wo])
@@ -352,4 +381,49 @@ func pointwiseConv(_ x: Tensor, _ conv: Conv3d, pool: ActivationPool? = nil) thr
         }
     }
     return out
+}
+
+/// A 1×1×1 `Conv3d` to fewer channels (`out ≤ in`) computed in `x`'s own buffer, which then holds `[B, out, T, H, W]`
+/// and gives its unused pages back (`releaseUnusedCapacity`): the decoder's 256 → 128 shortcut of a 708 MB input
+/// needs no second 354 MB buffer. Blocks of columns (pixels of all frames) run in parallel: the outputs of a block
+/// are written over the same columns of the first `out` input rows (of this or an earlier batch element), which the
+/// block has read, into a per-thread scratch first. More output channels than input channels: `pointwiseConv` into
+/// a new buffer, the input's going back to `pool`.
+func pointwiseConvInPlace(_ x: inout Tensor, _ conv: Conv3d, pool: ActivationPool? = nil) throws {
+    guard x.rank == 5, x.shape[1] == conv.inChannels, conv.outChannels <= conv.inChannels, conv.kernel == (1, 1, 1),
+          conv.stride == (1, 1, 1), conv.padding == (0, 0, 0) else {
+        var y = try pointwiseConv(x, conv, pool: pool)
+        swap(&x, &y)
+        pool?.give(&y)
+        return
+    }
+    let (b, c, co) = (x.shape[0], x.shape[1], conv.outChannels)
+    let (t, h, w) = (x.shape[2], x.shape[3], x.shape[4])
+    let n = t * h * w  // columns: every pixel of every frame of one channel
+    let weight = try conv.weight.floats("weight"), bias = try conv.bias?.floats("bias")
+    let blockColumns = 2048, blocks = (n + blockColumns - 1) / blockColumns
+    var data = x.data
+    x = Tensor(shape: [0], data: [])  // `data` is the buffer's only reference: written in place
+    data.withUnsafeMutableBufferPointer { xp in
+        weight.withUnsafeBufferPointer { wp in
+            nonisolated(unsafe) let X = xp.baseAddress!, W = wp.baseAddress!
+            for bi in 0..<b {  // in order: batch element bi writes over rows of bi and earlier ones only
+                Engine.parallelRanges(blocks) { range in
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: co * blockColumns)
+                    defer { scratch.deallocate() }
+                    for block in range {
+                        let c0 = block * blockColumns, nc = min(blockColumns, n - c0)
+                        ck_sgemm_nn(Int32(co), Int32(nc), Int32(c), W, Int32(c), X + bi * c * n + c0, Int32(n), scratch, Int32(nc), 0)
+                        for o in 0..<co {
+                            let dst = X + (bi * co + o) * n + c0, src = scratch + o * nc
+                            if let bias { let v = bias[o]; for i in 0..<nc { dst[i] = src[i] + v } } else { dst.update(from: src, count: nc) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    data.removeLast(data.count - b * co * n)
+    releaseUnusedCapacity(&data)
+    x = Tensor(shape: [b, co, t, h, w], data: data)
 }

@@ -48,11 +48,11 @@ let vaeWinogradTime: Int = {
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: [Float],
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
                       bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil, bf16: Bool = false,
-                      timeGroups: Int = vaeWinogradTime) -> Tensor {
+                      timeGroups: Int = vaeWinogradTime, normalizing: InputNormalization? = nil) -> Tensor {
     weight.withUnsafeBufferPointer {
         winogradConvolve(parts, frames: frames, rowIndex: rowIndex, colMap: colMap, weight: $0, bias: bias, outChannels: co, kt: kt,
                          outSize: outSize, tile: m, bandFloats: bandFloats, minimumBandTiles: minimumBandTiles, pool: pool, bf16: bf16,
-                         timeGroups: timeGroups)
+                         timeGroups: timeGroups, normalizing: normalizing)
     }
 }
 
@@ -61,10 +61,14 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
 /// With `bf16` (and a CPU with AVX-512 BF16, else ignored) the transform-domain products take bf16 operands with
 /// fp32 accumulation (`ck_winograd_gemm_bf16`): the fp32 transformed weights and inputs are rounded to bf16 in place
 /// once they are complete. Transforms, accumulation and output stay fp32.
+///
+/// With `normalizing` (its shape that of `parts[0]`), the frames of `parts[0]` are normalized as they are read: per
+/// band and channel, the source rows the band's tiles read go normalized into a per-thread staging plane that the
+/// input transform reads instead (the band's 2 rows of overlap are normalized twice).
 func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int], colMap: [Int]?, weight: UnsafeBufferPointer<Float>,
                       bias: [Float]?, outChannels co: Int, kt: Int, outSize: (Int, Int), tile m: Int,
                       bandFloats: Int, minimumBandTiles: Int = 192, pool: ActivationPool? = nil, bf16 requested: Bool = false,
-                      timeGroups: Int = vaeWinogradTime) -> Tensor {
+                      timeGroups: Int = vaeWinogradTime, normalizing: InputNormalization? = nil) -> Tensor {
     let bf16 = requested && ck_winograd_bf16_available() != 0
     let s0 = parts[0].shape
     let (b, c, h, w) = (s0[0], s0[1], s0[3], s0[4])
@@ -184,16 +188,38 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: split ? 0 : scratchFloats)
                                 defer { scratch.deallocate() }
 
+                                // Source rows of the band (virtual rows m·tr0 ..< m·(tr0 + nrt) + 2) and, for a
+                                // normalized part, their indices within the staged rows.
+                                let bandRowIndex = (0..<(m * nrt + 2)).map { Int(RI[m * tr0 + $0]) }
+                                let firstRow = bandRowIndex.filter { $0 >= 0 }.min() ?? 0
+                                let stagedRows = firstRow..<((bandRowIndex.max() ?? -1) + 1)
+                                let stagedIndex = bandRowIndex.map { Int32($0 >= 0 ? $0 - firstRow : -1) }
+
                                 /// Transformed input frame f into its slot.
                                 func transform(_ f: Int) {
                                     let s = slotOf[f], fr = frames[f], pf = partFrames[fr.part]
+                                    let norm = fr.part == 0 ? normalizing : nil
                                     ranges(c, split) { range in
                                         let sc = split ? UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats) : scratch
                                         defer { if split { sc.deallocate() } }
-                                        for ch in range {
-                                            let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
-                                            ck_winograd_input(Int32(m), src, Int32(w), RI + m * tr0, CI, Int32(ntw), Int32(nrt),
-                                                              sc, V + s * slotStride + ch * nr, c * ldt, c * nr)
+                                        guard let norm else {
+                                            for ch in range {
+                                                let src = B[fr.part] + ((bi * c + ch) * pf + fr.t) * h * w
+                                                ck_winograd_input(Int32(m), src, Int32(w), RI + m * tr0, CI, Int32(ntw), Int32(nrt),
+                                                                  sc, V + s * slotStride + ch * nr, c * ldt, c * nr)
+                                            }
+                                            return
+                                        }
+                                        let staged = UnsafeMutablePointer<Float>.allocate(capacity: stagedRows.count * w + norm.scratchFloats)
+                                        defer { staged.deallocate() }
+                                        stagedIndex.withUnsafeBufferPointer { si in
+                                            for ch in range {
+                                                let src = B[0] + ((bi * c + ch) * pf + fr.t) * h * w
+                                                norm.normalize(bc: bi * c + ch, t: fr.t, rows: stagedRows, plane: src, into: staged,
+                                                               scratch: staged + stagedRows.count * w)
+                                                ck_winograd_input(Int32(m), staged, Int32(w), si.baseAddress!, CI, Int32(ntw), Int32(nrt),
+                                                                  sc, V + s * slotStride + ch * nr, c * ldt, c * nr)
+                                            }
                                         }
                                     }
                                     if bf16 {  // the slot rounded to the pair layout in place, per transform element
