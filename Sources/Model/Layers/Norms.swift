@@ -105,16 +105,12 @@ public final class GroupNorm: Module {
         }
         let w = try weight?.floats("weight"), b = try bias?.floats("bias")
         var out = x
-        let batch = x.shape[0], spatial = x.count / (batch * channels), cpg = channels / groups
-        let stats = groupNormStatistics(x, groups: groups, eps: eps)
-        let groups = groups, channels = channels
+        let batch = x.shape[0], spatial = x.count / (batch * channels)
+        let (scale, shift) = affineCoefficients(batch: batch, channels: channels, groups: groups,
+                                                stats: groupNormStatistics(x, groups: groups, eps: eps), gamma: w, beta: b)
         out.data.withUnsafeMutableBufferPointer { p in
             nonisolated(unsafe) let base = p.baseAddress!
-            Engine.parallelFor(batch * channels) { bc in
-                let ch = bc % channels, st = stats[(bc / channels) * groups + ch / cpg]
-                let scale = (w?[ch] ?? 1) * st.inv
-                ck_scale_shift(base + bc * spatial, spatial, scale, (b?[ch] ?? 0) - st.mean * scale, 0)
-            }
+            Engine.parallelFor(batch * channels) { bc in ck_scale_shift(base + bc * spatial, spatial, scale[bc], shift[bc], 0) }
         }
         return out
     }
@@ -167,4 +163,17 @@ func groupNormStatistics(_ x: Tensor, groups: Int, eps: Float) -> [(mean: Float,
         }
     }
     return stats
+}
+
+/// Per (batch, channel) scale `γ·inv` and shift `β − mean·scale` of a GroupNorm from its group statistics.
+func affineCoefficients(batch: Int, channels: Int, groups: Int, stats: [(mean: Float, inv: Float)],
+                        gamma: [Float]?, beta: [Float]?) -> (scale: [Float], shift: [Float]) {
+    let cpg = channels / groups
+    var scale = [Float](repeating: 0, count: batch * channels), shift = scale
+    for bc in 0..<(batch * channels) {
+        let c = bc % channels, st = stats[(bc / channels) * groups + c / cpg]
+        scale[bc] = (gamma?[c] ?? 1) * st.inv
+        shift[bc] = (beta?[c] ?? 0) - st.mean * scale[bc]
+    }
+    return (scale, shift)
 }

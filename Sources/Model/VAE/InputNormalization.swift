@@ -37,12 +37,10 @@ struct InputNormalization: Sendable {
     func normalize(bc: Int, t: Int, rows: Range<Int>, plane: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
                    scratch: UnsafeMutablePointer<Float>) {
         let w = shape[4], scale = self.scale[bc], shift = self.shift[bc]
-        guard let mod = modulation else {
-            for i in rows {
-                let o = dst + (i - rows.lowerBound) * w
-                if UnsafePointer(o) != plane + i * w { o.update(from: plane + i * w, count: w) }
-                ck_scale_shift(o, w, scale, shift, silu ? 1 : 0)
-            }
+        guard let mod = modulation else {  // the rows are contiguous in the plane and at dst: one pass
+            let src = plane + rows.lowerBound * w
+            if UnsafePointer(dst) != src { dst.update(from: src, count: rows.count * w) }
+            ck_scale_shift(dst, rows.count * w, scale, shift, silu ? 1 : 0)
             return
         }
         let ey = scratch, eb = scratch + w
@@ -113,17 +111,4 @@ func groupNormalization(of x: Tensor, _ norm: GroupNorm, silu: Bool) throws -> I
     let (scale, shift) = affineCoefficients(batch: x.shape[0], channels: norm.channels, groups: norm.groups,
                                             stats: stats, gamma: gamma, beta: beta)
     return InputNormalization(shape: x.shape, scale: scale, shift: shift, modulation: nil, silu: silu)
-}
-
-/// Per (batch, channel) scale `γ·inv` and shift `β − mean·scale` of a GroupNorm from its group statistics.
-func affineCoefficients(batch: Int, channels: Int, groups: Int, stats: [(mean: Float, inv: Float)],
-                        gamma: [Float]?, beta: [Float]?) -> (scale: [Float], shift: [Float]) {
-    let cpg = channels / groups
-    var scale = [Float](repeating: 0, count: batch * channels), shift = scale
-    for bc in 0..<(batch * channels) {
-        let c = bc % channels, st = stats[(bc / channels) * groups + c / cpg]
-        scale[bc] = (gamma?[c] ?? 1) * st.inv
-        shift[bc] = (beta?[c] ?? 0) - st.mean * scale[bc]
-    }
-    return (scale, shift)
 }

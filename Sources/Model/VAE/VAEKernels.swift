@@ -144,18 +144,6 @@ final class ActivationPool {
     }
 }
 
-/// `x`'s values in a buffer of `pool` (or a new one), copied by all threads.
-func pooledCopy(_ x: Tensor, _ pool: ActivationPool?) -> Tensor {
-    var out = pool?.take(x.shape) ?? uninitializedTensor(x.shape)
-    out.data.withUnsafeMutableBufferPointer { o in
-        x.data.withUnsafeBufferPointer { s in
-            nonisolated(unsafe) let O = o.baseAddress!, S = s.baseAddress!
-            Engine.parallelRanges(s.count, minimumChunk: 1 << 18) { r in (O + r.lowerBound).update(from: S + r.lowerBound, count: r.count) }
-        }
-    }
-    return out
-}
-
 /// Runs `body` with the base pointers of every tensor in `tensors`.
 func withBases<R>(_ tensors: ArraySlice<Tensor>, _ acc: [UnsafePointer<Float>],
                           _ body: ([UnsafePointer<Float>]) throws -> R) rethrows -> R {
@@ -322,23 +310,9 @@ func gatherFrames(_ parts: [Tensor], _ frames: [VirtualFrame], pool: ActivationP
     return out
 }
 
-/// GroupNorm of `x` in place (the module's affine parameters), then SiLU when `silu`.
+/// GroupNorm of `x` `[B, C, T, H, W]` in place (the module's affine parameters), then SiLU when `silu`.
 func groupNormInPlace(_ x: inout Tensor, _ norm: GroupNorm, silu: Bool) throws {
-    guard x.rank >= 2, x.shape[1] == norm.channels else {
-        throw ModuleError.shapeMismatch("GroupNorm input", expected: [-1, norm.channels], found: x.shape)
-    }
-    let w = try norm.weight?.floats("weight"), bb = try norm.bias?.floats("bias")
-    let stats = groupNormStatistics(x, groups: norm.groups, eps: norm.eps)
-    let channels = norm.channels, cpg = channels / norm.groups, groups = norm.groups
-    let spatial = x.count / (x.shape[0] * channels)
-    x.data.withUnsafeMutableBufferPointer { p in
-        nonisolated(unsafe) let base = p.baseAddress!
-        Engine.parallelFor(x.shape[0] * channels) { bc in
-            let ch = bc % channels, st = stats[(bc / channels) * groups + ch / cpg]
-            let scale = (w?[ch] ?? 1) * st.inv
-            ck_scale_shift(base + bc * spatial, spatial, scale, (bb?[ch] ?? 0) - st.mean * scale, silu ? 1 : 0)
-        }
-    }
+    try groupNormalization(of: x, norm, silu: silu).apply(to: &x)
 }
 
 /// `x += y` elementwise (same shape).

@@ -188,12 +188,19 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: split ? 0 : scratchFloats)
                                 defer { scratch.deallocate() }
 
-                                // Source rows of the band (virtual rows m·tr0 ..< m·(tr0 + nrt) + 2) and, for a
-                                // normalized part, their indices within the staged rows.
-                                let bandRowIndex = (0..<(m * nrt + 2)).map { Int(RI[m * tr0 + $0]) }
-                                let firstRow = bandRowIndex.filter { $0 >= 0 }.min() ?? 0
-                                let stagedRows = firstRow..<((bandRowIndex.max() ?? -1) + 1)
-                                let stagedIndex = bandRowIndex.map { Int32($0 >= 0 ? $0 - firstRow : -1) }
+                                // With `normalizing`: the source rows of the band (virtual rows m·tr0 ..< m·(tr0 +
+                                // nrt) + 2), their indices within the staged rows, and the staging plane (with the
+                                // normalization's scratch) of this band, or of each range of channels when split.
+                                var stagedRows = 0..<0, stagedIndex: [Int32] = [], stagingFloats = 0
+                                if let normalizing {
+                                    let bandRowIndex = (0..<(m * nrt + 2)).map { Int(RI[m * tr0 + $0]) }
+                                    let firstRow = bandRowIndex.filter { $0 >= 0 }.min() ?? 0
+                                    stagedRows = firstRow..<((bandRowIndex.max() ?? -1) + 1)
+                                    stagedIndex = bandRowIndex.map { Int32($0 >= 0 ? $0 - firstRow : -1) }
+                                    stagingFloats = stagedRows.count * w + normalizing.scratchFloats
+                                }
+                                let staging = UnsafeMutablePointer<Float>.allocate(capacity: split ? 0 : stagingFloats)
+                                defer { staging.deallocate() }
 
                                 /// Transformed input frame f into its slot.
                                 func transform(_ f: Int) {
@@ -210,8 +217,8 @@ func winogradConvolve(_ parts: [Tensor], frames: [VirtualFrame], rowIndex: [Int]
                                             }
                                             return
                                         }
-                                        let staged = UnsafeMutablePointer<Float>.allocate(capacity: stagedRows.count * w + norm.scratchFloats)
-                                        defer { staged.deallocate() }
+                                        let staged = split ? UnsafeMutablePointer<Float>.allocate(capacity: stagingFloats) : staging
+                                        defer { if split { staged.deallocate() } }
                                         stagedIndex.withUnsafeBufferPointer { si in
                                             for ch in range {
                                                 let src = B[0] + ((bi * c + ch) * pf + fr.t) * h * w
